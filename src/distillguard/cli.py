@@ -1,0 +1,168 @@
+"""The ``distillguard`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from distillguard.config import ConfigError, GatewayConfig, load_config
+
+
+def _config(path: Path | None) -> GatewayConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Gateway config YAML (defaults apply without one).",
+)
+
+
+@click.group()
+@click.version_option(package_name="distillguard")
+def main() -> None:
+    """distillguard: protect an LLM API from distillation attacks."""
+
+
+@main.command()
+@_config_option
+@click.option("--host", help="Override listen.host.")
+@click.option("--port", type=int, help="Override listen.port.")
+def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+    """Run the OpenAI-compatible gateway."""
+    from distillguard.gateway.server import run_gateway
+
+    config = _config(config_path)
+    listen = config.listen.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
+    run_gateway(config.model_copy(update={"listen": listen}))
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys (stored hashed; a secret is shown once)."""
+
+
+@keys.command("add")
+@_config_option
+@click.option("--account", required=True, help="The account the key bills to.")
+@click.option("--label", help="A note to recognise the key by.")
+@click.option("--secret", help="Use this secret instead of a random one (tests, demos).")
+def keys_add(config_path: Path | None, account: str, label: str | None, secret: str | None) -> None:
+    from distillguard.store.keys import KeyStore, KeyStoreError
+
+    with KeyStore(_config(config_path).auth.keys_db) as store:
+        try:
+            issued = store.add(account, label=label, secret=secret)
+        except KeyStoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"key_id:  {issued.key.key_id}\naccount: {account}\nsecret:  {issued.secret}")
+    click.echo("Store the secret now; it cannot be shown again.", err=True)
+
+
+@keys.command("list")
+@_config_option
+@click.option("--account", help="Only this account's keys.")
+def keys_list(config_path: Path | None, account: str | None) -> None:
+    from distillguard.store.keys import KeyStore
+
+    with KeyStore(_config(config_path).auth.keys_db) as store:
+        for key in store.list(account):
+            state = "active" if key.active else "revoked"
+            click.echo(f"{key.key_id}\t{key.account_id}\t{state}\t{key.label or ''}")
+
+
+@keys.command("revoke")
+@_config_option
+@click.argument("key_id")
+def keys_revoke(config_path: Path | None, key_id: str) -> None:
+    from distillguard.store.keys import KeyStore, KeyStoreError
+
+    with KeyStore(_config(config_path).auth.keys_db) as store:
+        try:
+            store.revoke(key_id)
+        except KeyStoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def events() -> None:
+    """Read the gateway's event log."""
+
+
+@events.command("export")
+@_config_option
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+def events_export(config_path: Path | None, db: Path | None, out: Path | None) -> None:
+    """Write the event log as JSONL (one event per line, in arrival order)."""
+    from distillguard.store.eventlog import iter_logged_events
+
+    path = db or _config(config_path).event_log.path
+    if not path.exists():
+        raise click.ClickException(f"no event log at {path}")
+    sink = out.open("wb") if out else sys.stdout.buffer
+    count = 0
+    try:
+        for event in iter_logged_events(path):
+            sink.write(orjson.dumps(event) + b"\n")
+            count += 1
+    finally:
+        if out:
+            sink.close()
+    click.echo(f"exported {count} events", err=True)
+
+
+@main.group()
+def upstream() -> None:
+    """Stand-in upstreams for demos, tests and benchmarks."""
+
+
+@upstream.command("replay")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8090, show_default=True, type=int)
+@click.option("--conversations", default=2000, show_default=True, type=int)
+@click.option("--latency-ms", default=0.0, show_default=True, type=float)
+@click.option("--chunk-delay-ms", default=0.0, show_default=True, type=float)
+def upstream_replay(
+    host: str, port: int, conversations: int, latency_ms: float, chunk_delay_ms: float
+) -> None:
+    """Answer /v1/chat/completions from recorded ShareGPT conversations.
+
+    A stand-in for a real model: it replays recorded human/assistant conversations and
+    generates nothing. Use it to exercise the gateway, never to judge answer quality.
+    """
+    from distillguard.upstream.replay import ReplaySettings, run_replay
+
+    run_replay(
+        host,
+        port,
+        ReplaySettings(
+            conversations=conversations, latency_ms=latency_ms, chunk_delay_ms=chunk_delay_ms
+        ),
+    )
+
+
+@main.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+)
+@click.option("--requests", "n_requests", default=200, show_default=True, type=int)
+def demo(workdir: Path, n_requests: int) -> None:
+    """Real ShareGPT traffic through the real gateway: events recorded, a blocked account refused."""
+    from distillguard.demo import run_demo
+
+    sys.exit(run_demo(workdir, n_requests))

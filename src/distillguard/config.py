@@ -1,0 +1,166 @@
+"""Gateway configuration: YAML validated into typed models.
+
+Every threshold a user may want to change lives here with a documented default.
+Strings may use ``${ENV}`` or ``${ENV:default}`` substitution so secrets stay out of files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, with a message a user can act on."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListenConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class UpstreamConfig(_Model):
+    """Where allowed requests go: any OpenAI-compatible base URL (ending in /v1)."""
+
+    base_url: str = "http://127.0.0.1:8090/v1"
+    api_key: str | None = None
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=120.0, gt=0)
+    max_connections: int = Field(default=256, ge=1)
+    max_keepalive_connections: int = Field(default=64, ge=0)
+
+
+class EventLogConfig(_Model):
+    """SQLite (WAL) event log. Events are written in batches by a background thread."""
+
+    path: Path = Path("distillguard-events.sqlite")
+    flush_interval_ms: float = Field(default=200.0, gt=0)
+    max_batch: int = Field(default=2000, ge=1)
+    max_content_chars: int = Field(
+        default=4000, ge=0, description="Answer text kept per event (0 keeps none)."
+    )
+
+
+class AuthConfig(_Model):
+    keys_db: Path = Path("distillguard-keys.sqlite")
+    reload_interval_s: float = Field(default=1.0, gt=0)
+
+
+class LimitsConfig(_Model):
+    """Bounds on what a request may ask for; beyond them the gateway answers 4xx."""
+
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_n: int = Field(default=16, ge=1)
+    max_tokens: int = Field(default=262_144, ge=1)
+    max_messages: int = Field(default=4096, ge=1)
+    max_top_logprobs: int = Field(default=20, ge=0)
+
+
+class RateLimit(_Model):
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+
+
+class StaticPolicyConfig(_Model):
+    """The built-in policy until the detection engine decides: lists and rate limits."""
+
+    blocked_accounts: list[str] = Field(default_factory=list)
+    blocked_keys: list[str] = Field(default_factory=list, description="API key ids.")
+    blocked_cidrs: list[str] = Field(default_factory=list)
+    default_rate_limit: RateLimit = RateLimit()
+    account_rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+
+    @field_validator("blocked_cidrs")
+    @classmethod
+    def _cidrs_parse(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+
+class GatewayConfig(_Model):
+    listen: ListenConfig = ListenConfig()
+    upstream: UpstreamConfig = UpstreamConfig()
+    event_log: EventLogConfig = EventLogConfig()
+    auth: AuthConfig = AuthConfig()
+    limits: LimitsConfig = LimitsConfig()
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of proxies whose X-Forwarded-For is believed.",
+    )
+    policy: StaticPolicyConfig = StaticPolicyConfig()
+    fail_mode: Literal["open", "closed"] = Field(
+        default="closed",
+        description="What to do when the decision hook fails: allow (open) or refuse (closed).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+
+def substitute_env(value: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """Replace ``${NAME}`` / ``${NAME:default}`` in every string of a parsed YAML tree."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"environment variable {name} is not set and has no default")
+
+        return _ENV_PATTERN.sub(repl, value)
+    if isinstance(value, list):
+        return [substitute_env(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute_env(v, env) for k, v in value.items()}
+    return value
+
+
+def load_config(path: Path | str | None, *, base_dir: Path | None = None) -> GatewayConfig:
+    """Load a YAML config; relative paths inside it resolve against the file's folder."""
+    if path is None:
+        return GatewayConfig()
+    file = Path(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {file}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {file} must be a mapping at the top level")
+    try:
+        config = GatewayConfig.model_validate(substitute_env(raw))
+    except ValueError as exc:
+        raise ConfigError(f"invalid config {file}: {exc}") from exc
+    return resolve_paths(config, base_dir or file.parent)
+
+
+def resolve_paths(config: GatewayConfig, base_dir: Path) -> GatewayConfig:
+    def fix(p: Path) -> Path:
+        return p if p.is_absolute() else base_dir / p
+
+    return config.model_copy(
+        update={
+            "event_log": config.event_log.model_copy(update={"path": fix(config.event_log.path)}),
+            "auth": config.auth.model_copy(update={"keys_db": fix(config.auth.keys_db)}),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Conversation data sets used to drive demos, tests, simulations and benchmarks."""

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible gateway: authenticate, record, decide, forward."""

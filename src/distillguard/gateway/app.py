@@ -1,0 +1,289 @@
+"""The gateway application: authenticate, read, check, decide, forward, record.
+
+Every request to ``/v1/...`` ends as exactly one event, whatever happens to it; the
+``EventDraft`` that ``finish`` turns into that event is created first and finished last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from distillguard.config import GatewayConfig
+from distillguard.gateway.auth import KeyCache
+from distillguard.gateway.clientip import ClientIpResolver
+from distillguard.gateway.decision import Decision, DecisionHook, RequestContext
+from distillguard.gateway.errors import GatewayError
+from distillguard.gateway.openapi import openapi_document
+from distillguard.gateway.recording import EventDraft, EventSink
+from distillguard.gateway.streaming import StreamRelay
+from distillguard.gateway.upstream import (
+    Upstream,
+    apply_completion,
+    completion_body,
+    upstream_status_error,
+)
+from distillguard.gateway.validation import parse_chat_request, too_large
+from distillguard.store.eventlog import EventLog
+from distillguard.store.keys import KeyStore
+
+log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+
+
+@dataclass(slots=True)
+class Gateway:
+    config: GatewayConfig
+    keys: KeyCache
+    events: EventLog
+    hook: DecisionHook
+    upstream: Upstream
+    ips: ClientIpResolver
+    sink: EventSink
+
+    def draft(self, request: Request) -> EventDraft:
+        peer = request.client.host if request.client else None
+        return EventDraft(
+            ts=time.time(),
+            started=time.perf_counter(),
+            request_id="req_" + secrets.token_hex(12),
+            endpoint=request.url.path,
+            ip=self.ips.resolve(peer, request.headers.get("x-forwarded-for")),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+
+    def refuse(self, draft: EventDraft, err: GatewayError) -> Response:
+        draft.fail(err.status, err.code, err.message)
+        self.sink.finish(draft)
+        return err.to_response({"x-request-id": draft.request_id})
+
+    def decide(self, ctx: RequestContext, draft: EventDraft) -> Decision:
+        """Ask the hook; when it fails, follow the configured fail mode explicitly."""
+        try:
+            decision = self.hook.decide(ctx)
+        except Exception:
+            mode = self.config.fail_mode
+            log.exception("decision hook failed for %s (fail-%s)", ctx.request_id, mode)
+            if mode == "open":
+                decision = Decision("allow", 0.0, ("decision hook failed; fail-open",))
+            else:
+                draft.decision = Decision("block", 0.0, ("decision hook failed; fail-closed",))
+                raise GatewayError(
+                    503,
+                    "The request could not be checked right now; try again shortly.",
+                    "api_error",
+                    "decision_unavailable",
+                    headers={"retry-after": "1"},
+                ) from None
+        draft.decision = decision
+        return decision
+
+
+def enforce(decision: Decision) -> None:
+    if decision.action == "block":
+        raise GatewayError(
+            403,
+            decision.message or "This account is not allowed to use the API.",
+            "permission_error",
+            "access_denied",
+            headers={"x-should-retry": "false"},
+        )
+    if decision.action == "throttle":
+        retry = max(1, int(decision.retry_after_s or 1))
+        raise GatewayError(
+            429,
+            decision.message or f"Rate limit reached. Try again in {retry}s.",
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            headers={"retry-after": str(retry)},
+        )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise too_large(limit)
+        except ValueError as exc:
+            raise GatewayError(
+                400, "Invalid Content-Length header.", code="invalid_header"
+            ) from exc
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def chat_completions(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    draft = gw.draft(request)
+    try:
+        if request.method != "POST":
+            raise GatewayError(405, "Use POST for /v1/chat/completions.", code="method_not_allowed")
+        key = gw.keys.authenticate(request.headers)
+        draft.account_id, draft.api_key_id = key.account_id, key.key_id
+        raw = await read_body(request, gw.config.limits.max_body_bytes)
+        chat = parse_chat_request(raw, gw.config.limits)
+        draft.request, draft.model = chat.body, chat.model
+        decision = gw.decide(
+            RequestContext(
+                ts=draft.ts,
+                request_id=draft.request_id,
+                account_id=key.account_id,
+                api_key_id=key.key_id,
+                ip=draft.ip,
+                user_agent=draft.user_agent,
+                model=chat.model,
+                body=chat.body,
+                prompt_tokens_estimate=chat.prompt_tokens_estimate,
+                max_tokens=chat.max_tokens,
+            ),
+            draft,
+        )
+        enforce(decision)
+        body = completion_body(chat.body, raw, stream=chat.stream, include_usage=chat.include_usage)
+        headers = {"x-request-id": draft.request_id}
+        if chat.stream:
+            upstream = await gw.upstream.open_stream("/chat/completions", body)
+            return StreamRelay(
+                upstream,
+                draft,
+                gw.sink.finish,
+                client_wants_usage=chat.include_usage,
+                headers=headers,
+            )
+        draft.forwarded = True
+        answer = await gw.upstream.post_json("/chat/completions", body)
+        if answer.status_code >= 400:
+            raise upstream_status_error(answer.status_code, answer.content)
+        try:
+            apply_completion(draft, orjson.loads(answer.content))
+        except orjson.JSONDecodeError as exc:
+            raise GatewayError(
+                502, "The model server returned invalid JSON.", "api_error", "upstream_invalid"
+            ) from exc
+        draft.status = answer.status_code
+        gw.sink.finish(draft)
+        return Response(
+            answer.content, status_code=answer.status_code, media_type=_JSON, headers=headers
+        )
+    except GatewayError as err:
+        return gw.refuse(draft, err)
+    except ClientDisconnect:
+        draft.client_disconnected = True
+        return gw.refuse(
+            draft,
+            GatewayError(499, "The client closed the connection.", code="client_disconnected"),
+        )
+    except Exception:
+        log.exception("unexpected error handling %s", draft.request_id)
+        return gw.refuse(
+            draft, GatewayError(500, "Internal gateway error.", "api_error", "internal_error")
+        )
+
+
+async def list_models(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    draft = gw.draft(request)
+    try:
+        key = gw.keys.authenticate(request.headers)
+        draft.account_id, draft.api_key_id = key.account_id, key.key_id
+        draft.forwarded = True
+        answer = await gw.upstream.get("/models")
+        if answer.status_code >= 400:
+            raise upstream_status_error(answer.status_code, answer.content)
+        draft.status = answer.status_code
+        gw.sink.finish(draft)
+        return Response(answer.content, status_code=200, media_type=_JSON)
+    except GatewayError as err:
+        return gw.refuse(draft, err)
+
+
+async def not_found(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    draft = gw.draft(request)
+    return gw.refuse(
+        draft,
+        GatewayError(
+            404, f"Unknown endpoint {request.method} {request.url.path}.", code="unknown_url"
+        ),
+    )
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+async def health(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    return JSONResponse({"status": "ok", "events_pending": gw.events.pending})
+
+
+_ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def create_gateway_app(
+    config: GatewayConfig,
+    *,
+    hook: DecisionHook,
+    key_store: KeyStore | None = None,
+    event_log: EventLog | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The gateway as an ASGI app; the caller owns ``hook``, the app owns what it opens."""
+    store = key_store or KeyStore(config.auth.keys_db)
+    events = event_log or EventLog(
+        config.event_log.path,
+        flush_interval_s=config.event_log.flush_interval_ms / 1000.0,
+        max_batch=config.event_log.max_batch,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gw = Gateway(
+            config=config,
+            keys=KeyCache(store),
+            events=events,
+            hook=hook,
+            upstream=Upstream(config.upstream, transport),
+            ips=ClientIpResolver(config.trusted_proxies),
+            sink=EventSink(events.append, hook.observe, config.event_log.max_content_chars),
+        )
+        app.state.gateway = gw
+        events.start()
+        reload = asyncio.create_task(gw.keys.refresh_forever(config.auth.reload_interval_s))
+        try:
+            yield
+        finally:
+            reload.cancel()
+            await gw.upstream.aclose()
+            await asyncio.to_thread(events.close)
+            if key_store is None:
+                store.close()
+
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=_ALL),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+        Route("/{path:path}", not_found, methods=_ALL),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

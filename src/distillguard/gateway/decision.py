@@ -1,0 +1,73 @@
+"""The decision hook: the one interface between the gateway and whatever decides.
+
+The gateway asks before forwarding (``decide``) and reports the finished event afterwards
+(``observe``). The static policy implements it today; the detection engine implements it next.
+``decide`` is synchronous and must be cheap: it runs on every request's critical path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from distillguard.events import Event
+
+Action = Literal["allow", "flag", "throttle", "degrade", "block"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What is known about a request before it is forwarded."""
+
+    ts: float
+    request_id: str
+    account_id: str
+    api_key_id: str
+    ip: str
+    user_agent: str
+    model: str
+    body: dict[str, Any]
+    prompt_tokens_estimate: int
+    max_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action = "allow"
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
+    campaign_id: str | None = None
+    retry_after_s: float | None = None
+    message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def refuses(self) -> bool:
+        return self.action in ("block", "throttle")
+
+    def to_event(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "score": self.score,
+            "reasons": list(self.reasons),
+            "campaign_id": self.campaign_id,
+        }
+
+
+ALLOW = Decision()
+
+
+class DecisionHook(Protocol):
+    def decide(self, ctx: RequestContext) -> Decision: ...
+
+    def observe(self, event: Event) -> None: ...
+
+
+class AllowAll:
+    """A hook that allows everything; for tests and for a gateway that only records."""
+
+    def decide(self, ctx: RequestContext) -> Decision:
+        return ALLOW
+
+    def observe(self, event: Event) -> None:
+        return None

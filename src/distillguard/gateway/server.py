@@ -1,0 +1,33 @@
+"""Run the gateway under uvicorn with the fastest parts that are installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from distillguard.config import GatewayConfig
+from distillguard.gateway.app import create_gateway_app
+from distillguard.policy.static import StaticPolicy
+
+
+def uvicorn_options() -> dict[str, Any]:
+    options: dict[str, Any] = {"access_log": False, "log_level": "warning", "lifespan": "on"}
+    if importlib.util.find_spec("uvloop") is not None:
+        options["loop"] = "uvloop"
+    if importlib.util.find_spec("httptools") is not None:
+        options["http"] = "httptools"
+    return options
+
+
+def serve_app(app: ASGIApp, host: str, port: int) -> None:
+    uvicorn.run(app, host=host, port=port, **uvicorn_options())
+
+
+def run_gateway(config: GatewayConfig) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_gateway_app(config, hook=StaticPolicy(config.policy))
+    serve_app(app, config.listen.host, config.listen.port)

@@ -1,0 +1,139 @@
+"""Relay an upstream SSE stream to the client, watching for a client that goes away.
+
+A disconnect cancels the relay, which closes the upstream response (so the model stops
+generating) and records ``client_disconnected`` on the event. A stream the upstream breaks
+mid-way ends with ``data: {"error": ...}`` as the OpenAI API does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import httpx
+import orjson
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from distillguard.gateway.errors import error_envelope
+from distillguard.gateway.recording import EventDraft
+from distillguard.gateway.upstream import apply_usage, upstream_unreachable
+
+_DONE = b"data: [DONE]\n\n"
+
+
+class StreamRelay(Response):
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        upstream: httpx.Response,
+        draft: EventDraft,
+        finish: Callable[[EventDraft], object],
+        *,
+        client_wants_usage: bool,
+        headers: dict[str, str],
+    ):
+        super().__init__(
+            content=None,
+            status_code=200,
+            headers={**headers, "cache-control": "no-cache"},
+            media_type=self.media_type,
+        )
+        self.upstream = upstream
+        self.draft = draft
+        self.finish = finish
+        self.client_wants_usage = client_wants_usage
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        draft = self.draft
+        draft.forwarded = True
+        draft.streamed = True
+        draft.status = 200
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def watch_disconnect() -> None:
+                    while True:
+                        message = await receive()
+                        if message["type"] == "http.disconnect":
+                            draft.client_disconnected = True
+                            tg.cancel_scope.cancel()
+                            return
+
+                tg.start_soon(watch_disconnect)
+                await self._relay(send)
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
+            if draft.client_disconnected:
+                draft.status = 499
+                draft.error_code = "client_disconnected"
+                draft.error_message = "The client closed the connection mid-stream."
+            if self._content:
+                draft.content = "".join(self._content)
+            if self._reasoning:
+                draft.reasoning_content = "".join(self._reasoning)
+            self.finish(draft)
+
+    async def _relay(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        try:
+            async for line in self.upstream.aiter_lines():
+                out = self._on_line(line)
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+        except httpx.HTTPError as exc:
+            err = upstream_unreachable(exc)
+            self.draft.fail(err.status, err.code, err.message)
+            payload = b"data: " + orjson.dumps(err.envelope()) + b"\n\n"
+            await send({"type": "http.response.body", "body": payload, "more_body": False})
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _on_line(self, line: str) -> bytes | None:
+        if not line:
+            return None
+        if not line.startswith("data:"):
+            return line.encode() + b"\n"
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return _DONE
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return b"data: " + data.encode() + b"\n\n"
+        if isinstance(chunk, dict):
+            if "error" in chunk:
+                inner = chunk["error"] if isinstance(chunk["error"], dict) else {}
+                self.draft.fail(
+                    502, str(inner.get("code") or "upstream_error"), str(inner.get("message"))
+                )
+            self._collect(chunk)
+            if not self.client_wants_usage and "usage" in chunk and not chunk.get("choices"):
+                return None  # the usage chunk the gateway asked for, not the client
+        return b"data: " + data.encode() + b"\n\n"
+
+    def _collect(self, chunk: dict[str, object]) -> None:
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                    continue
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    if isinstance(delta.get("content"), str):
+                        self._content.append(delta["content"])
+                    reasoning = delta.get("reasoning_content", delta.get("reasoning"))
+                    if isinstance(reasoning, str):
+                        self._reasoning.append(reasoning)
+                if isinstance(choice.get("finish_reason"), str):
+                    self.draft.finish_reason = choice["finish_reason"]
+        apply_usage(self.draft, chunk.get("usage"))
+
+
+def sse_error(message: str, code: str) -> bytes:
+    return b"data: " + orjson.dumps(error_envelope(message, "api_error", code)) + b"\n\n"

@@ -1,0 +1,1 @@
+"""Durable storage: the event log and the API key store (SQLite by default)."""
