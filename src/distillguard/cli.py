@@ -162,7 +162,7 @@ def upstream_replay(
 )
 @click.option("--requests", "n_requests", default=200, show_default=True, type=int)
 def demo(workdir: Path, n_requests: int) -> None:
-    """Real ShareGPT traffic through the real gateway: events recorded, a blocked account refused."""
+    """Real ShareGPT traffic through the real gateway; events, refusals, a report."""
     from distillguard.demo import run_demo
 
     sys.exit(run_demo(workdir, n_requests))

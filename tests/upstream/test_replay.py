@@ -282,8 +282,11 @@ def test_settings_and_data_are_validated() -> None:
 
 async def test_openai_sdk_parses_completions_and_streams() -> None:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()))
+    # openai>=3 is typed against httpx2 but still accepts an httpx client at runtime; Any keeps
+    # this test valid for both generations of the SDK.
+    http_client: Any = http
     async with openai.AsyncOpenAI(
-        base_url="http://replay/v1", api_key="x", http_client=http, max_retries=0
+        base_url="http://replay/v1", api_key="x", http_client=http_client, max_retries=0
     ) as sdk:
         completion = await sdk.chat.completions.create(
             model="replay-sharegpt",

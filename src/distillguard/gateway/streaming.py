@@ -15,7 +15,6 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from distillguard.gateway.errors import error_envelope
 from distillguard.gateway.recording import EventDraft
 from distillguard.gateway.upstream import apply_usage, upstream_unreachable
 
@@ -34,18 +33,21 @@ class StreamRelay(Response):
         client_wants_usage: bool,
         headers: dict[str, str],
     ):
-        super().__init__(
-            content=None,
-            status_code=200,
-            headers={**headers, "cache-control": "no-cache"},
-            media_type=self.media_type,
-        )
+        # No Response.__init__: it would add a Content-Length for an empty body.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
+        ]
         self.upstream = upstream
         self.draft = draft
         self.finish = finish
         self.client_wants_usage = client_wants_usage
         self._content: list[str] = []
         self._reasoning: list[str] = []
+        self._complete = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         draft = self.draft
@@ -59,7 +61,8 @@ class StreamRelay(Response):
                     while True:
                         message = await receive()
                         if message["type"] == "http.disconnect":
-                            draft.client_disconnected = True
+                            # After the last byte the server reports a disconnect as well.
+                            draft.client_disconnected = not self._complete
                             tg.cancel_scope.cancel()
                             return
 
@@ -90,8 +93,10 @@ class StreamRelay(Response):
             err = upstream_unreachable(exc)
             self.draft.fail(err.status, err.code, err.message)
             payload = b"data: " + orjson.dumps(err.envelope()) + b"\n\n"
+            self._complete = True
             await send({"type": "http.response.body", "body": payload, "more_body": False})
             return
+        self._complete = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _on_line(self, line: str) -> bytes | None:
@@ -133,7 +138,3 @@ class StreamRelay(Response):
                 if isinstance(choice.get("finish_reason"), str):
                     self.draft.finish_reason = choice["finish_reason"]
         apply_usage(self.draft, chunk.get("usage"))
-
-
-def sse_error(message: str, code: str) -> bytes:
-    return b"data: " + orjson.dumps(error_envelope(message, "api_error", code)) + b"\n\n"

@@ -49,7 +49,6 @@ OWNER: Final = "distillguard-replay"
 MAX_CHOICES: Final = 8
 MAX_TOP_LOGPROBS: Final = 20
 
-_WORDS: Final = re.compile(r"\S+\s*|\s+")
 _PSEUDO_TOKENS: Final = re.compile(r"\s*\S{1,4}|\s+")
 # Plausible runners-up for synthetic top_logprobs.
 _ALTERNATIVES: Final = (
@@ -183,6 +182,8 @@ def create_replay_app(
     if conversations is None:
         conversations = load_conversations(settings.conversations)
     book = _AnswerBook.build(conversations, settings.max_answer_chars)
+    # A run of up to N words with their trailing space, or leading space on its own.
+    chunker = re.compile(rf"(?:\S+\s*){{1,{settings.words_per_chunk}}}|\s+")
     started = int(time.time())
     model_ids = list(dict.fromkeys((settings.model, *settings.models)))
     models_body = orjson.dumps(
@@ -209,7 +210,7 @@ def create_replay_app(
             await asyncio.sleep(settings.latency_ms / 1000)
         if payload.get("stream") is True:
             return _EventStream(
-                _stream(completion, settings),
+                _stream(completion, chunker, settings),
                 watch_disconnect=settings.chunk_delay_ms > 0,
             )
         return Response(orjson.dumps(_render(completion)), media_type=_JSON)
@@ -405,14 +406,16 @@ def _logprobs_field(entries: list[dict[str, Any]] | None) -> dict[str, Any] | No
     return None if entries is None else {"content": entries, "refusal": None}
 
 
-async def _stream(completion: _Completion, settings: ReplaySettings) -> AsyncIterator[bytes]:
+async def _stream(
+    completion: _Completion, chunker: re.Pattern[str], settings: ReplaySettings
+) -> AsyncIterator[bytes]:
     """Yield SSE bytes. With a chunk delay every event is its own send, after a pause, as a
     model would stream; without one, events are batched into few sends to keep this cheap."""
     delay = settings.chunk_delay_ms / 1000
     pending: list[bytes] = []
     size = 0
-    for position, event in enumerate(_events(completion, settings.words_per_chunk)):
-        line = b"data: " + orjson.dumps(event) + b"\n\n"
+    lines = _sse_lines(completion, chunker, settings.words_per_chunk)
+    for position, line in enumerate(lines):
         if delay > 0:
             if position > 0:
                 await asyncio.sleep(delay)
@@ -427,20 +430,42 @@ async def _stream(completion: _Completion, settings: ReplaySettings) -> AsyncIte
     yield b"".join(pending)
 
 
-def _events(completion: _Completion, words_per_chunk: int) -> Iterator[dict[str, Any]]:
+def _sse_lines(
+    completion: _Completion, chunker: re.Pattern[str], words_per_chunk: int
+) -> Iterator[bytes]:
+    """One `data:` line per chunk object.
+
+    Content chunks are the bulk of a stream, so they are spliced from a pre-serialised prefix
+    and suffix around the JSON-encoded text instead of building and dumping a dict each time.
+    """
     head = {
         "id": completion.id,
         "object": "chat.completion.chunk",
         "created": completion.created,
         "model": completion.model,
     }
+    head_json = orjson.dumps(head)[:-1]  # without the closing brace
+    suffix = b'},"logprobs":null,"finish_reason":null}]}\n\n'
     for index, choice in enumerate(completion.choices):
-        yield _chunk(head, index, {"role": "assistant", "content": ""})
-        for piece in _pieces(choice, words_per_chunk):
-            yield _chunk(head, index, {"content": piece.text}, logprobs=piece.logprobs)
-        yield _chunk(head, index, {}, finish_reason=choice.finish_reason)
+        prefix = b"data: " + head_json + b',"choices":[{"index":%d,"delta":{"content":' % index
+        yield _line(_chunk(head, index, {"role": "assistant", "content": ""}))
+        if choice.logprobs is None:
+            for text in chunker.findall(choice.content):
+                yield prefix + orjson.dumps(text) + suffix
+        else:
+            # Logprob entries are per pseudo-token, so chunks group those instead of words.
+            entries = choice.logprobs
+            for start in range(0, len(entries), words_per_chunk):
+                group = entries[start : start + words_per_chunk]
+                delta = {"content": "".join(entry["token"] for entry in group)}
+                yield _line(_chunk(head, index, delta, logprobs=group))
+        yield _line(_chunk(head, index, {}, finish_reason=choice.finish_reason))
     if completion.include_usage:
-        yield {**head, "choices": [], "usage": completion.usage}
+        yield _line({**head, "choices": [], "usage": completion.usage})
+
+
+def _line(event: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(event) + b"\n\n"
 
 
 def _chunk(
@@ -458,22 +483,3 @@ def _chunk(
         "finish_reason": finish_reason,
     }
     return {**head, "choices": [choice]}
-
-
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    text: str
-    logprobs: list[dict[str, Any]] | None
-
-
-def _pieces(choice: _Choice, words_per_chunk: int) -> Iterator[_Piece]:
-    """Split an answer into stream chunks of a few words (or pseudo-tokens, with logprobs)."""
-    if choice.logprobs is None:
-        words = _WORDS.findall(choice.content)
-        for start in range(0, len(words), words_per_chunk):
-            yield _Piece("".join(words[start : start + words_per_chunk]), None)
-        return
-    entries = choice.logprobs
-    for start in range(0, len(entries), words_per_chunk):
-        group = entries[start : start + words_per_chunk]
-        yield _Piece("".join(entry["token"] for entry in group), group)
