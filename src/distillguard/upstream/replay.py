@@ -42,7 +42,13 @@ from distillguard.data.sharegpt import (
     truncate_to_tokens,
 )
 
-__all__ = ["ERROR_500_MODEL", "ReplaySettings", "create_replay_app", "run_replay"]
+__all__ = ["ERROR_500_MODEL", "HELP", "ReplaySettings", "create_replay_app", "run_replay"]
+
+HELP: Final = (
+    "Run a stand-in for a real model, for demos, tests and benchmarks: an OpenAI-compatible "
+    "server that replays assistant answers recorded in ShareGPT human/assistant conversations. "
+    "It does not generate anything."
+)
 
 ERROR_500_MODEL: Final = "replay-error-500"
 OWNER: Final = "distillguard-replay"
@@ -61,7 +67,10 @@ _SSE_FLUSH_BYTES: Final = 4096
 
 @dataclass(frozen=True)
 class ReplaySettings:
-    """How the stand-in upstream behaves; the defaults answer as fast as possible."""
+    """How the stand-in (replaying, non-generating) upstream behaves.
+
+    The defaults answer as fast as possible; latency and chunk delay make it feel like a model.
+    """
 
     conversations: int = 2000  # how many ShareGPT conversations to load
     latency_ms: float = 0.0  # added before the first byte of every response
