@@ -18,7 +18,13 @@ def serve_in_thread(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     """Yield ``http://127.0.0.1:PORT`` while ``app`` serves there; shut down on exit."""
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,  # as the gateway runs: it resolves client IPs itself
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

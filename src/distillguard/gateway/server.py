@@ -15,7 +15,14 @@ from distillguard.policy.static import StaticPolicy
 
 
 def uvicorn_options() -> dict[str, Any]:
-    options: dict[str, Any] = {"access_log": False, "log_level": "warning", "lifespan": "on"}
+    # proxy_headers off: uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1 itself;
+    # the gateway decides whom to believe (trusted_proxies).
+    options: dict[str, Any] = {
+        "access_log": False,
+        "log_level": "warning",
+        "lifespan": "on",
+        "proxy_headers": False,
+    }
     if importlib.util.find_spec("uvloop") is not None:
         options["loop"] = "uvloop"
     if importlib.util.find_spec("httptools") is not None:
