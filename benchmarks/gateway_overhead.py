@@ -324,16 +324,20 @@ def read_profile(path: Path, seconds: float, top: int = 25) -> Profile:
     )
 
 
-def print_profile(profile: Profile, rate: int) -> None:
+def print_profile(profile: Profile, rate: int, requests: int) -> None:
+    """Shares of the sampled CPU; µs/req spreads the sampled CPU over the gateway's requests."""
     total = max(profile.samples, 1)
     cores = profile.samples / rate / profile.seconds if profile.seconds > 0 else float("nan")
+    per_sample_us = 1e6 / rate / max(requests, 1)
     print(
-        f"\npy-spy: {profile.samples} on-CPU samples at {rate} Hz over {profile.seconds:.1f} s "
-        f"(≈ {cores:.2f} cores busy in Python threads of the gateway)"
+        f"\npy-spy (gateway process, open-loop phases, --nonblocking, no native frames: C calls "
+        f"count as\ntheir Python caller): {profile.samples} on-CPU samples at {rate} Hz over "
+        f"{profile.seconds:.1f} s ≈ {cores:.2f} cores, for {requests} gateway requests "
+        f"≈ {profile.samples * per_sample_us:.0f} µs CPU per request"
     )
-    print("\n  own time by layer (leaf frame):")
+    print("\n  own time by layer (leaf frame)      share   µs/req")
     for name, count in profile.layers:
-        print(f"    {100 * count / total:5.1f}%  {name}")
+        print(f"    {name:<44} {100 * count / total:5.1f}%  {count * per_sample_us:6.0f}")
     print("\n  by thread:")
     for name, count in profile.threads:
         print(f"    {100 * count / total:5.1f}%  {name}")
@@ -411,7 +415,7 @@ async def drive(settings: Settings, srv: Servers, workdir: Path) -> Outcome:
     note: str | None = None
     try:
         warm = max(100, 4 * settings.concurrency)
-        for stream in (False, True):  # fill both connection pools, JIT-free but cache-warm
+        for stream in (False, True):  # fill the pools: ours and the gateway's upstream pool
             await closed_loop(client, plan(stream, warm), settings.concurrency)
         for phase in phases:
             jobs = plan(phase.stream, settings.requests)
@@ -484,6 +488,17 @@ def print_tables(phases: Sequence[Phase], settings: Settings) -> dict[str, bool]
             verdicts[phase.label] = (
                 add50 * 1000 <= TARGET_P50_MS and add99 * 1000 <= TARGET_P99_MS and g.errors == 0
             )
+    for phase in phases:
+        if phase.mode != "open":
+            continue
+        for target in TARGETS:
+            s = phase.summary(target)
+            if s.p99_lag > 0.005 or s.rps < 0.95 * settings.rate:
+                print(
+                    f"  ! {phase.label} {target}: did not keep up with {settings.rate:g} req/s "
+                    f"(achieved {s.rps:.0f}/s; sends up to {s.max_lag * 1000:.0f} ms late: all "
+                    f"{settings.concurrency} slots busy, or the client short of CPU)"
+                )
     print(
         "\nCPU per phase (2 cores shared by all three processes; 1.00 = one core busy)\n"
         "phase          wall s  client  upstream  gateway  other   gateway µs/req  upstream µs/req"
@@ -581,7 +596,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"overall target: {'MET' if met else 'NOT MET'}")
     if outcome.profile is not None:
-        print_profile(outcome.profile, settings.profile_rate)
+        profiled = sum(
+            s.target == "gateway" for p in outcome.phases if p.mode == "open" for s in p.samples
+        )
+        print_profile(outcome.profile, settings.profile_rate, profiled)
     if outcome.profile_note:
         print(f"\nprofile: {outcome.profile_note}")
     if args.out:

@@ -1,0 +1,55 @@
+"""Match every lexicon family against a text in one pass.
+
+Hyperscan scans all families at once in a few microseconds per prompt; Python's ``re`` takes
+about 1.5 ms for the same work on a typical ShareGPT prompt, far beyond the per-event budget.
+Where Hyperscan is not available the ``re`` backend gives the same answers, slowly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from typing import Any
+
+from distillguard.features.lexicon import FAMILIES
+
+
+class _ReMatcher:
+    def __init__(self, families: Mapping[str, Any]):
+        self._families = dict(families)
+
+    def match(self, lowered: str) -> frozenset[str]:
+        return frozenset(n for n, p in self._families.items() if p.search(lowered))
+
+
+class _HyperscanMatcher:
+    def __init__(self, families: Mapping[str, Any]):
+        import hyperscan
+
+        self._names = list(families)
+        self._db = hyperscan.Database()
+        self._db.compile(
+            expressions=[families[n].pattern.encode() for n in self._names],
+            ids=list(range(len(self._names))),
+            elements=len(self._names),
+            flags=[hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH] * len(self._names),
+        )
+
+    def match(self, lowered: str) -> frozenset[str]:
+        hits: set[int] = set()
+
+        def on_match(idx: int, start: int, end: int, flags: int, ctx: object) -> None:
+            hits.add(idx)
+
+        self._db.scan(lowered.encode("utf-8", "replace"), match_event_handler=on_match)
+        return frozenset(self._names[i] for i in hits)
+
+
+Matcher = _ReMatcher | _HyperscanMatcher
+
+
+def build_matcher(backend: str = "auto") -> Matcher:
+    """``auto`` picks Hyperscan when it is installed; ``re`` forces the portable backend."""
+    if backend == "re" or (backend == "auto" and importlib.util.find_spec("hyperscan") is None):
+        return _ReMatcher(FAMILIES)
+    return _HyperscanMatcher(FAMILIES)

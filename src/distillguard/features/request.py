@@ -1,0 +1,178 @@
+"""RequestFeatures: everything detection needs from one event, computed once.
+
+This is the single implementation of "what an event means" shared by the live gateway, the
+batch ``analyze`` path and the evaluation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from distillguard.events import Event, parse_ts
+from distillguard.features.matcher import Matcher
+from distillguard.features.text import (
+    h64,
+    last_user_text,
+    non_ascii_share,
+    segment_hashes,
+    skeleton,
+    system_text,
+)
+
+CAPABILITIES = ("reasoning", "coding", "agentic", "vision", "data", "chat")
+
+
+@dataclass(slots=True)
+class RequestFeatures:
+    ts: float
+    account_id: str
+    ip: str
+    ip_prefix: str  # /24 (IPv4) or /48 (IPv6): the unit of "same network"
+    user_agent: str
+    model: str
+    # conversation shape
+    n_messages: int
+    has_history: bool  # earlier assistant turns are carried
+    tool_results: bool  # role "tool" messages: a real agent loop
+    # content
+    prompt_hash: int  # the newest user message, whitespace- and case-folded
+    skeleton_hash: int  # the same, with numbers/quotes/code masked
+    segments: tuple[int, ...]
+    system_hash: int  # 0 when there is no system prompt
+    families: frozenset[str]  # lexicon families found in the newest user message
+    capability: str
+    non_ascii: float
+    # parameters
+    logprobs: bool
+    top_logprobs: int
+    n: int
+    max_tokens: int
+    temperature: float | None
+    tools: bool
+    images: bool
+    stream: bool
+    param_signature: int
+    # outcome
+    status: int
+    served: bool
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    # account metadata (when the event carries it)
+    payment: str | None
+    created_at: float | None
+    signup_channel: str | None
+
+    @property
+    def cot(self) -> bool:
+        return "cot_strong" in self.families
+
+    @property
+    def cot_any(self) -> bool:
+        return "cot_strong" in self.families or "cot_weak" in self.families
+
+
+def network_of(ip: str) -> str:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def _has_images(messages: list[Any]) -> bool:
+    for m in messages:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") in ("image_url", "input_image"):
+                    return True
+    return False
+
+
+def _capability(families: frozenset[str], tools: bool, tool_results: bool, images: bool) -> str:
+    if images:
+        return "vision"
+    if tools or tool_results:
+        return "agentic"
+    if "code" in families:
+        return "coding"
+    if "math" in families or "cot_strong" in families:
+        return "reasoning"
+    if "data" in families:
+        return "data"
+    return "chat"
+
+
+def _int(value: object, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def extract(event: Event, matcher: Matcher) -> RequestFeatures:
+    request = event.get("request") or {}
+    messages = request.get("messages") or []
+    if not isinstance(messages, list):
+        messages = []
+    text = last_user_text(messages)
+    lowered = text.lower()
+    skel = skeleton(text)
+    families = matcher.match(lowered) if lowered else frozenset()
+    system = system_text(messages)
+    tools = bool(request.get("tools") or request.get("functions"))
+    tool_results = any(isinstance(m, dict) and m.get("role") == "tool" for m in messages)
+    images = _has_images(messages)
+    has_history = any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
+    temperature = request.get("temperature")
+    temp = float(temperature) if isinstance(temperature, int | float) else None
+    logprobs = request.get("logprobs") is True
+    top_logprobs = _int(request.get("top_logprobs"))
+    n = _int(request.get("n"), 1)
+    max_tokens = _int(request.get("max_completion_tokens", request.get("max_tokens")))
+    stream = request.get("stream") is True
+    response = event.get("response") or {}
+    rejected = event.get("rejected") or {}
+    status = _int(response.get("status"), _int(rejected.get("status"), 200))
+    meta = event.get("account_meta") or {}
+    created = meta.get("created_at")
+    ip = str(event.get("ip") or "")
+    return RequestFeatures(
+        ts=parse_ts(event["ts"]),
+        account_id=str(event["account_id"]),
+        ip=ip,
+        ip_prefix=network_of(ip),
+        user_agent=str(event.get("user_agent") or ""),
+        model=str(event.get("model") or request.get("model") or ""),
+        n_messages=len(messages),
+        has_history=has_history,
+        tool_results=tool_results,
+        prompt_hash=h64(" ".join(lowered.split())),
+        skeleton_hash=h64(" ".join(skel.split())),
+        segments=segment_hashes(skel),
+        system_hash=h64(system) if system else 0,
+        families=families,
+        capability=_capability(families, tools, tool_results, images),
+        non_ascii=non_ascii_share(text),
+        logprobs=logprobs,
+        top_logprobs=top_logprobs,
+        n=n,
+        max_tokens=max_tokens,
+        temperature=temp,
+        tools=tools,
+        images=images,
+        stream=stream,
+        param_signature=h64(
+            f"{logprobs}|{top_logprobs}|{n}|{max_tokens}|{temp}|{tools}|{stream}|"
+            f"{bool(request.get('response_format'))}"
+        ),
+        status=status,
+        served=bool(response) and 200 <= status < 300,
+        prompt_tokens=_int(response.get("prompt_tokens")),
+        completion_tokens=_int(response.get("completion_tokens")),
+        reasoning_tokens=_int(response.get("reasoning_tokens")),
+        payment=meta.get("payment_fingerprint") if isinstance(meta, dict) else None,
+        created_at=parse_ts(created) if isinstance(created, int | float | str) else None,
+        signup_channel=meta.get("signup_channel") if isinstance(meta, dict) else None,
+    )
