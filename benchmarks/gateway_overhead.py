@@ -324,20 +324,25 @@ def read_profile(path: Path, seconds: float, top: int = 25) -> Profile:
     )
 
 
-def print_profile(profile: Profile, rate: int, requests: int) -> None:
-    """Shares of the sampled CPU; µs/req spreads the sampled CPU over the gateway's requests."""
+def print_profile(profile: Profile, rate: int, cpu_per_request: float) -> None:
+    """Shares of the samples; µs/req splits the gateway's measured CPU per request by them.
+
+    py-spy counts a thread as active when it is runnable, even while another process holds the
+    core, so on a busy machine its sample count overstates CPU; the shares still hold.
+    """
     total = max(profile.samples, 1)
     cores = profile.samples / rate / profile.seconds if profile.seconds > 0 else float("nan")
-    per_sample_us = 1e6 / rate / max(requests, 1)
+    per_request_us = cpu_per_request * 1e6
     print(
-        f"\npy-spy (gateway process, open-loop phases, --nonblocking, no native frames: C calls "
-        f"count as\ntheir Python caller): {profile.samples} on-CPU samples at {rate} Hz over "
-        f"{profile.seconds:.1f} s ≈ {cores:.2f} cores, for {requests} gateway requests "
-        f"≈ {profile.samples * per_sample_us:.0f} µs CPU per request"
+        f"\npy-spy on the gateway during the open-loop phases (--nonblocking; without native "
+        f"frames a C call\ncounts as its Python caller, so socket writes show as the frame that "
+        f"calls them): {profile.samples}\nsamples at {rate} Hz over {profile.seconds:.1f} s "
+        f"(running or runnable ≈ {cores:.2f} cores); measured CPU {per_request_us:.0f} µs/request"
     )
-    print("\n  own time by layer (leaf frame)      share   µs/req")
+    print("\n  own time by layer (leaf frame)                  share   µs/req")
     for name, count in profile.layers:
-        print(f"    {name:<44} {100 * count / total:5.1f}%  {count * per_sample_us:6.0f}")
+        share = count / total
+        print(f"    {name:<44} {100 * share:5.1f}%  {share * per_request_us:6.0f}")
     print("\n  by thread:")
     for name, count in profile.threads:
         print(f"    {100 * count / total:5.1f}%  {name}")
@@ -375,6 +380,7 @@ class Settings:
     profile: bool
     profile_rate: int
     client: str
+    keep_profile: Path | None  # where to copy py-spy's raw stacks
 
 
 @dataclass(slots=True)
@@ -445,6 +451,8 @@ async def drive(settings: Settings, srv: Servers, workdir: Path) -> Outcome:
     if profiler is not None:
         if profile_out.exists():
             profile = read_profile(profile_out, profile_seconds)
+            if settings.keep_profile is not None:
+                shutil.copyfile(profile_out, settings.keep_profile)
         else:
             err = profiler.stderr.read().decode(errors="replace") if profiler.stderr else ""
             note = f"py-spy wrote no profile: {err.strip()[-500:]}"
@@ -563,6 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile=args.profile,
         profile_rate=args.profile_rate,
         client=args.client,
+        keep_profile=args.out.with_suffix(".pyspy.txt") if args.out and args.profile else None,
     )
     print(
         f"gateway overhead: {settings.requests} requests per target and phase, concurrency "
@@ -596,15 +605,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"overall target: {'MET' if met else 'NOT MET'}")
     if outcome.profile is not None:
-        profiled = sum(
-            s.target == "gateway" for p in outcome.phases if p.mode == "open" for s in p.samples
-        )
-        print_profile(outcome.profile, settings.profile_rate, profiled)
+        open_phases = [p for p in outcome.phases if p.mode == "open" and p.cpu is not None]
+        served = sum(s.target == "gateway" for p in open_phases for s in p.samples)
+        gateway_cpu = sum(p.cpu.gateway for p in open_phases if p.cpu is not None)
+        print_profile(outcome.profile, settings.profile_rate, gateway_cpu / max(served, 1))
     if outcome.profile_note:
         print(f"\nprofile: {outcome.profile_note}")
     if args.out:
         result = {
-            "settings": asdict(settings),
+            "settings": {**asdict(settings), "keep_profile": str(settings.keep_profile)},
             "cpu_count": os.cpu_count(),
             "phases": [
                 {
@@ -622,6 +631,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
         print(f"\nwrote {args.out}")
+        if settings.keep_profile is not None and settings.keep_profile.exists():
+            print(f"wrote {settings.keep_profile} (py-spy's raw stacks)")
     return 0 if events_ok and clean_exit else 1
 
 

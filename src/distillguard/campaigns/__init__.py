@@ -1,0 +1,1 @@
+"""Campaigns: accounts linked by evidence of one operator behind them."""

@@ -1,0 +1,142 @@
+"""Link accounts into campaigns ("hydra clusters") through shared evidence.
+
+Each account carries a few keys: its payment fingerprint, its networks (/24, /48), the
+scaffold that frames most of its prompts (when that scaffold is filled with ever-new data
+elsewhere too), its system prompt, its parameter-and-client signature. Two accounts that
+share keys whose weights add up to ``link_threshold`` are joined (union-find). Weights are
+set so that no weak key links on its own: a shared NAT (network) or a popular app's system
+prompt never links anyone without stronger evidence beside it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KEY_KINDS = ("payment", "scaffold", "network", "system", "signature")
+
+
+class LinkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "payment": 1.0,
+            "scaffold": 0.6,
+            "network": 0.3,
+            "system": 0.2,
+            "signature": 0.2,
+        }
+    )
+    link_threshold: float = 0.8
+    max_keys_per_account: int = 12
+    max_accounts_per_key: int = 5000
+    candidates_per_key: int = 64  # accounts compared when a key is added
+
+
+Key = tuple[str, object]
+
+
+@dataclass(slots=True)
+class CampaignStats:
+    """Aggregates of one campaign, kept at its union-find root and merged on union."""
+
+    accounts: int = 1
+    requests: int = 0
+    harvest: float = 0.0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    capabilities: Counter[str] = field(default_factory=Counter)
+    evidence: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: CampaignStats) -> None:
+        if other.requests:
+            self.first_ts = min(self.first_ts, other.first_ts) if self.requests else other.first_ts
+        self.accounts += other.accounts
+        self.requests += other.requests
+        self.harvest += other.harvest
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.capabilities.update(other.capabilities)
+        self.evidence.update(other.evidence)
+
+    @property
+    def harvest_share(self) -> float:
+        return self.harvest / self.requests if self.requests else 0.0
+
+
+class Linker:
+    def __init__(self, config: LinkConfig | None = None):
+        self.config = config or LinkConfig()
+        self._parent: dict[str, str] = {}
+        self._stats: dict[str, CampaignStats] = {}
+        self._keys: dict[str, set[Key]] = {}
+        self._holders: dict[Key, list[str]] = {}
+
+    # union-find ---------------------------------------------------------------------
+    def root(self, account: str) -> str:
+        parent = self._parent
+        if account not in parent:
+            parent[account] = account
+            return account
+        node = account
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]  # path halving
+            node = parent[node]
+        return node
+
+    def _union(self, a: str, b: str, kinds: list[str]) -> str:
+        ra, rb = self.root(a), self.root(b)
+        if ra == rb:
+            return ra
+        sa, sb = self.stats(ra), self.stats(rb)
+        if sa.accounts < sb.accounts:
+            ra, rb, sa, sb = rb, ra, sb, sa
+        self._parent[rb] = ra
+        sa.merge(sb)
+        del self._stats[rb]
+        sa.evidence.update(kinds)
+        return ra
+
+    def stats(self, root: str) -> CampaignStats:
+        stats = self._stats.get(root)
+        if stats is None:
+            stats = self._stats[root] = CampaignStats()
+        return stats
+
+    def campaign_of(self, account: str) -> tuple[str, CampaignStats]:
+        root = self.root(account)
+        return root, self.stats(root)
+
+    # evidence ------------------------------------------------------------------------
+    def add_key(self, account: str, key: Key) -> bool:
+        """Give ``account`` a key; link it to holders it now shares enough with."""
+        keys = self._keys.setdefault(account, set())
+        if key in keys or len(keys) >= self.config.max_keys_per_account:
+            return False
+        keys.add(key)
+        holders = self._holders.setdefault(key, [])
+        weights = self.config.weights
+        linked = False
+        for other in holders[-self.config.candidates_per_key :]:
+            shared = keys & self._keys.get(other, set())
+            kinds = [kind for kind, _ in shared]
+            if sum(weights.get(k, 0.0) for k in kinds) >= self.config.link_threshold:
+                self._union(account, other, [str(k) for k in kinds])
+                linked = True
+        if len(holders) < self.config.max_accounts_per_key:
+            holders.append(account)
+        return linked
+
+    def keys_of(self, account: str) -> set[Key]:
+        return self._keys.get(account, set())
+
+    def record(self, account: str, ts: float, harvest: float, capability: str) -> None:
+        stats = self.stats(self.root(account))
+        if stats.requests == 0:
+            stats.first_ts = ts
+        stats.requests += 1
+        stats.harvest += harvest
+        stats.last_ts = ts
+        stats.capabilities[capability] += 1

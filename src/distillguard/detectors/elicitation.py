@@ -1,0 +1,55 @@
+"""Content: chain-of-thought elicitation, grading, censorship-safe rewrites, synthetic data.
+
+Counted per account; one such request is ordinary, most of an account's traffic is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from distillguard.detectors.base import Signal, ramp
+from distillguard.features.intent import harvest_parts
+from distillguard.features.request import RequestFeatures
+from distillguard.population import Population
+
+_FAMILIES = ("cot", "lang_demand", "rubric", "rewrite", "synthetic")
+_LABELS = {
+    "cot": "chain-of-thought elicitation",
+    "lang_demand": "reasoning demanded in a given language",
+    "rubric": "rubric grading (reward-model use)",
+    "rewrite": "censorship-safe rewrites",
+    "synthetic": "synthetic-data requests",
+}
+
+
+@dataclass(slots=True)
+class ElicitationState:
+    n: int = 0
+    weighted: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_FAMILIES, 0.0))
+
+
+class ElicitationDetector:
+    name: ClassVar[str] = "elicitation"
+    test_min_events: ClassVar[int] = 10
+
+    def initial(self) -> ElicitationState:
+        return ElicitationState()
+
+    def update(self, state: ElicitationState, f: RequestFeatures, pop: Population) -> None:
+        state.n += 1
+        if not f.families:
+            return
+        for name, value in harvest_parts(f).items():
+            if name in state.weighted:
+                state.weighted[name] += value
+
+    def signal(self, state: ElicitationState, pop: Population) -> Signal:
+        if state.n == 0:
+            return Signal(self.name, 0.0, "no requests")
+        shares = {k: v / state.n for k, v in state.weighted.items()}
+        top = max(shares, key=shares.__getitem__)
+        value = ramp(shares[top], 0.15, 0.55) * ramp(state.n, 2, 8)
+        return Signal(
+            self.name, value, f"{_LABELS[top]} in {shares[top]:.0%} of {state.n} requests"
+        )

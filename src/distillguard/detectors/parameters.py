@@ -1,0 +1,62 @@
+"""Request parameters that only make sense for harvesting at scale: soft labels (logprobs),
+many samples per prompt, the output ceiling on every call, tools on one-shot synthetic tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from distillguard.detectors.base import Signal, ramp
+from distillguard.features.intent import CEILING_TOKENS
+from distillguard.features.request import RequestFeatures
+from distillguard.population import Population
+
+
+@dataclass(slots=True)
+class ParameterState:
+    n: int = 0
+    logprobs: int = 0
+    multi_sample: int = 0
+    ceiling: int = 0
+    tools_single_turn: int = 0
+    signature: int = 0  # the most frequent parameter signature (Boyer-Moore majority)
+    signature_votes: int = 0
+
+
+class ParameterDetector:
+    name: ClassVar[str] = "parameters"
+    test_min_events: ClassVar[int] = 10
+
+    def initial(self) -> ParameterState:
+        return ParameterState()
+
+    def update(self, state: ParameterState, f: RequestFeatures, pop: Population) -> None:
+        state.n += 1
+        state.logprobs += f.logprobs and f.top_logprobs >= 3
+        state.multi_sample += f.n >= 2
+        state.ceiling += f.max_tokens >= CEILING_TOKENS
+        state.tools_single_turn += f.tools and not f.tool_results and not f.has_history
+        if state.signature_votes == 0:
+            state.signature, state.signature_votes = f.param_signature, 1
+        elif state.signature == f.param_signature:
+            state.signature_votes += 1
+        else:
+            state.signature_votes -= 1
+
+    def signal(self, state: ParameterState, pop: Population) -> Signal:
+        if state.n == 0:
+            return Signal(self.name, 0.0, "no requests")
+        share = {
+            "logprobs": state.logprobs / state.n,
+            "n>1": state.multi_sample / state.n,
+            "max_tokens ceiling": state.ceiling / state.n,
+            "tools on single-turn prompts": state.tools_single_turn / state.n,
+        }
+        value = max(
+            ramp(share["logprobs"], 0.2, 0.6),
+            0.6 * ramp(share["n>1"], 0.3, 0.8),
+            0.4 * ramp(share["max_tokens ceiling"], 0.5, 0.9),
+            0.8 * ramp(share["tools on single-turn prompts"], 0.3, 0.8),
+        ) * ramp(state.n, 2, 8)
+        shown = ", ".join(f"{k} {v:.0%}" for k, v in share.items() if v > 0) or "ordinary"
+        return Signal(self.name, value, f"parameters: {shown}")

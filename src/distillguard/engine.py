@@ -1,0 +1,209 @@
+"""The detection engine: events in, one verdict per event out, causally.
+
+The same object serves the live gateway (as its decision hook), ``analyze`` over a log and the
+evaluation. Events must arrive in time order; the verdict after event k depends only on events
+up to k, because every piece of state (detectors, population, campaigns) is updated with event
+k before the verdict is read and never looks ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from distillguard.campaigns.linker import CampaignStats, LinkConfig, Linker
+from distillguard.detectors.base import Detector, Signal
+from distillguard.detectors.registry import REGISTRY
+from distillguard.detectors.template import TemplateState
+from distillguard.events import Event
+from distillguard.features.intent import harvest_score
+from distillguard.features.matcher import build_matcher
+from distillguard.features.request import RequestFeatures, extract
+from distillguard.features.text import h64
+from distillguard.gateway.decision import ALLOW, Decision, RequestContext
+from distillguard.population import Population
+from distillguard.scoring.combine import ScoringConfig, account_score, campaign_score
+
+SCAFFOLD_MIN_DIVERSITY = 0.5
+SCAFFOLD_MIN_SHARE = 0.3
+
+
+class EngineConfig(BaseModel):
+    """Detection settings (YAML); every default is documented in README's engine section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detectors: list[str] = Field(default_factory=lambda: list(REGISTRY))
+    scoring: ScoringConfig = ScoringConfig()
+    links: LinkConfig = LinkConfig()
+    max_segments: int = 1_000_000
+    lexicon_backend: str = "auto"
+    gateway_action: Literal["flag", "block"] = Field(
+        default="block", description="What the gateway does to a flagged account: flag or block."
+    )
+
+
+def load_engine_config(path: Path | str | None) -> EngineConfig:
+    if path is None:
+        return EngineConfig()
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return EngineConfig.model_validate(raw.get("engine", raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    account_id: str
+    request_index: int  # 1-based index of this request among the account's own
+    ts: float
+    score: float
+    flagged: bool
+    campaign_id: str | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class AccountRecord:
+    states: dict[str, Any]
+    requests: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    score: float = 0.0
+    flagged_at: int | None = None
+    flagged_ts: float | None = None
+    reasons: tuple[str, ...] = ()
+    indicator_hits: int = 0
+    signals: dict[str, Signal] = field(default_factory=dict)
+
+
+def campaign_id_of(root: str) -> str:
+    return f"camp_{h64(root):016x}"
+
+
+class Engine:
+    def __init__(self, config: EngineConfig | None = None):
+        self.config = config or EngineConfig()
+        unknown = set(self.config.detectors) - set(REGISTRY)
+        if unknown:
+            raise ValueError(f"unknown detectors: {', '.join(sorted(unknown))}")
+        self.detectors: list[Detector[Any]] = [REGISTRY[n]() for n in self.config.detectors]
+        self.matcher = build_matcher(self.config.lexicon_backend)
+        self.population = Population(self.config.max_segments)
+        self.linker = Linker(self.config.links)
+        self.accounts: dict[str, AccountRecord] = {}
+        self.flagged_campaigns: dict[str, float] = {}  # root -> when flagged
+        self.flagged_scaffolds: set[int] = set()
+        self.events = 0
+
+    # the pipeline -------------------------------------------------------------------
+    def process(self, event: Event) -> Verdict:
+        return self.process_features(extract(event, self.matcher))
+
+    def process_features(self, f: RequestFeatures) -> Verdict:
+        self.events += 1
+        harvest = harvest_score(f)
+        self.population.observe(f.ts, f.account_id, f.model, f.segments, f.prompt_hash, harvest)
+        record = self.accounts.get(f.account_id)
+        if record is None:
+            record = self.accounts[f.account_id] = AccountRecord(
+                states={d.name: d.initial() for d in self.detectors}, first_ts=f.ts
+            )
+        record.requests += 1
+        record.last_ts = f.ts
+        for detector in self.detectors:
+            detector.update(record.states[detector.name], f, self.population)
+        self._link(f, record)
+        self.linker.record(f.account_id, f.ts, harvest, f.capability)
+        return self._judge(f, record)
+
+    def _link(self, f: RequestFeatures, record: AccountRecord) -> None:
+        account, add = f.account_id, self.linker.add_key
+        if f.payment:
+            add(account, ("payment", f.payment))
+        add(account, ("network", f.ip_prefix))
+        if f.system_hash:
+            add(account, ("system", f.system_hash))
+        add(account, ("signature", h64(f"{f.param_signature}|{f.user_agent}")))
+        template = record.states.get("template")
+        if isinstance(template, TemplateState):
+            seg, count = template.dominant()
+            scaffold = self.population.scaffold(seg) if count >= 3 else None
+            if (
+                scaffold is not None
+                and count >= SCAFFOLD_MIN_SHARE * template.n
+                and scaffold.n_accounts >= 2
+                and scaffold.diversity >= SCAFFOLD_MIN_DIVERSITY
+            ):
+                add(account, ("scaffold", seg))
+        if self.flagged_scaffolds:
+            for seg in f.segments:
+                if seg in self.flagged_scaffolds:
+                    record.indicator_hits += 1
+                    add(account, ("scaffold", seg))
+                    break
+
+    def _judge(self, f: RequestFeatures, record: AccountRecord) -> Verdict:
+        cfg = self.config.scoring
+        signals = {d.name: d.signal(record.states[d.name], self.population) for d in self.detectors}
+        own, carried = account_score(signals, record.requests, cfg)
+        if record.indicator_hits:
+            # Matching a blocked campaign's own scaffold: the hydra growing a head.
+            content = carried[0].value if carried else 0.0
+            own = max(own, min(1.0, 0.5 + 0.25 * record.indicator_hits) * max(content, 0.5))
+        root, stats = self.linker.campaign_of(f.account_id)
+        camp, camp_reason = campaign_score(stats, cfg)
+        flagged_campaign = root in self.flagged_campaigns
+        if not flagged_campaign and camp >= cfg.flag_threshold:
+            self.flagged_campaigns[root] = f.ts
+            flagged_campaign = True
+        if flagged_campaign:
+            self._remember_scaffolds(f.account_id)
+        score = max(own, camp if stats.accounts >= 2 else 0.0)
+        reasons = [f"{s.name}: {s.reason}" for s in carried[:3]]
+        if camp_reason and camp >= own:
+            reasons.insert(0, camp_reason)
+        if record.indicator_hits:
+            reasons.insert(0, f"matches a flagged campaign's scaffold ({record.indicator_hits}x)")
+        flagged = record.flagged_at is not None or score >= cfg.flag_threshold or flagged_campaign
+        if flagged and record.flagged_at is None:
+            record.flagged_at, record.flagged_ts = record.requests, f.ts
+        record.score, record.reasons, record.signals = score, tuple(reasons), signals
+        return Verdict(
+            account_id=f.account_id,
+            request_index=record.requests,
+            ts=f.ts,
+            score=score,
+            flagged=flagged,
+            campaign_id=campaign_id_of(root) if stats.accounts >= 2 else None,
+            reasons=record.reasons,
+        )
+
+    def _remember_scaffolds(self, account: str) -> None:
+        for kind, value in self.linker.keys_of(account):
+            if kind == "scaffold" and isinstance(value, int):
+                self.flagged_scaffolds.add(value)
+
+    # views ----------------------------------------------------------------------------
+    def campaign(self, account_id: str) -> tuple[str | None, CampaignStats]:
+        root, stats = self.linker.campaign_of(account_id)
+        return (campaign_id_of(root) if stats.accounts >= 2 else None), stats
+
+    def campaign_roots(self) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = {}
+        for account in self.accounts:
+            members.setdefault(self.linker.root(account), []).append(account)
+        return {r: m for r, m in members.items() if len(m) >= 2}
+
+    # the gateway's decision hook -------------------------------------------------------
+    def decide(self, ctx: RequestContext) -> Decision:
+        record = self.accounts.get(ctx.account_id)
+        if record is None or record.flagged_at is None:
+            return ALLOW
+        campaign, _ = self.campaign(ctx.account_id)
+        return Decision(self.config.gateway_action, record.score, record.reasons, campaign)
+
+    def observe(self, event: Event) -> None:
+        self.process(event)

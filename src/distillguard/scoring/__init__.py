@@ -1,0 +1,1 @@
+"""Scoring: signals and campaign aggregates to one score per account, with reasons."""

@@ -1,0 +1,94 @@
+"""From signals to a score.
+
+Two kinds of evidence must meet before an account is flagged on its own: *what* it asks for
+(content: reasoning elicitation, harvesting parameters, a focused sweep) and *how* it asks
+(behaviour: scripted timing, one-shot prompts, one scaffold, volume, a release pivot, a new or
+shared-payment account). Legitimate automation has the behaviour without the content; a
+curious human has the content now and then without the behaviour. A campaign is scored on its
+aggregate and lends its score to every member, including members that look harmless alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from distillguard.campaigns.linker import CampaignStats
+from distillguard.detectors.base import Signal, ramp
+
+HIGH_VALUE = ("reasoning", "coding", "agentic", "vision")
+
+
+class ScoringConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content_weights: dict[str, float] = Field(
+        default_factory=lambda: {"elicitation": 1.0, "parameters": 1.0, "capability": 0.6}
+    )
+    behaviour_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "timing": 0.7,
+            "conversation": 0.6,
+            "template": 1.0,
+            "volume": 0.6,
+            "release": 1.0,
+            "metadata": 0.8,
+        }
+    )
+    flag_threshold: float = 0.5
+    min_requests: int = 3
+    # Sustained content alone: strong elicitation plus a focused, novel sweep over many requests.
+    sustained_min_requests: int = 20
+    campaign_min_accounts: int = 3
+    campaign_harvest_share: tuple[float, float] = (0.12, 0.35)
+    campaign_focus: tuple[float, float] = (0.6, 0.9)
+
+
+def noisy_or(values: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    miss = 1.0
+    for name, weight in weights.items():
+        miss *= 1.0 - weight * values.get(name, 0.0)
+    return 1.0 - miss
+
+
+def account_score(
+    signals: Mapping[str, Signal], requests: int, config: ScoringConfig
+) -> tuple[float, list[Signal]]:
+    """The account's own score and the signals that carried it, strongest first."""
+    values = {name: s.value for name, s in signals.items()}
+    content = noisy_or(values, config.content_weights)
+    behaviour = noisy_or(values, config.behaviour_weights)
+    paired = content * behaviour
+    sustained = (
+        values.get("elicitation", 0.0)
+        * values.get("capability", 0.0)
+        * ramp(requests, config.sustained_min_requests, 2 * config.sustained_min_requests)
+    )
+    score = max(paired, sustained) if requests >= config.min_requests else 0.0
+    weights = {**config.content_weights, **config.behaviour_weights}
+    carried = sorted(
+        (s for s in signals.values() if s.value > 0),
+        key=lambda s: s.value * weights.get(s.name, 1.0),
+        reverse=True,
+    )
+    return score, carried
+
+
+def campaign_score(stats: CampaignStats, config: ScoringConfig) -> tuple[float, str]:
+    """Aggregate volume, focus and harvesting share of linked accounts."""
+    if stats.accounts < 2 or stats.requests == 0:
+        return 0.0, ""
+    size = ramp(stats.accounts, config.campaign_min_accounts - 1, config.campaign_min_accounts)
+    harvest = ramp(stats.harvest_share, *config.campaign_harvest_share)
+    top = max(HIGH_VALUE, key=lambda c: stats.capabilities.get(c, 0))
+    focus_share = stats.capabilities.get(top, 0) / stats.requests
+    focus = ramp(focus_share, *config.campaign_focus) * ramp(stats.requests, 20, 60)
+    score = size * max(harvest, 0.8 * focus)
+    evidence = ", ".join(f"{k} x{v}" for k, v in stats.evidence.most_common())
+    reason = (
+        f"campaign of {stats.accounts} linked accounts ({evidence}); "
+        f"{stats.harvest_share:.0%} harvesting-style requests, {focus_share:.0%} {top}, "
+        f"{stats.requests} requests"
+    )
+    return score, reason
