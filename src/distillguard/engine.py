@@ -197,10 +197,19 @@ class Engine:
             members.setdefault(self.linker.root(account), []).append(account)
         return {r: m for r, m in members.items() if len(m) >= 2}
 
+    def is_flagged(self, account_id: str) -> bool:
+        """Would the next request of this account be refused? (its own flag or its campaign's)"""
+        record = self.accounts.get(account_id)
+        if record is None:
+            return False
+        return (
+            record.flagged_at is not None or self.linker.root(account_id) in self.flagged_campaigns
+        )
+
     # the gateway's decision hook -------------------------------------------------------
     def decide(self, ctx: RequestContext) -> Decision:
         record = self.accounts.get(ctx.account_id)
-        if record is None or record.flagged_at is None:
+        if record is None or not self.is_flagged(ctx.account_id):
             return ALLOW
         campaign, _ = self.campaign(ctx.account_id)
         return Decision(self.config.gateway_action, record.score, record.reasons, campaign)

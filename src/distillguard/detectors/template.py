@@ -17,27 +17,32 @@ from distillguard.population import Population
 TOP_K = 8
 
 
-def space_saving_add(counts: dict[int, int], key: int, k: int = TOP_K) -> None:
-    """Approximate top-k counting in bounded space (Metwally et al.'s Space-Saving)."""
-    if key in counts:
-        counts[key] += 1
-    elif len(counts) < k:
-        counts[key] = 1
-    else:
-        victim = min(counts, key=counts.__getitem__)
-        counts[key] = counts.pop(victim) + 1
+def space_saving_add(top: list[list[int]], key: int, k: int = TOP_K) -> None:
+    """Approximate top-k counting in bounded space (Metwally et al.'s Space-Saving).
+
+    Pairs ``[key, count]`` in a list (not a dict) so the state stays plain JSON.
+    """
+    for pair in top:
+        if pair[0] == key:
+            pair[1] += 1
+            return
+    if len(top) < k:
+        top.append([key, 1])
+        return
+    victim = min(top, key=lambda p: p[1])
+    victim[0], victim[1] = key, victim[1] + 1
 
 
 @dataclass(slots=True)
 class TemplateState:
     n: int = 0
-    top: dict[int, int] = field(default_factory=dict)
+    top: list[list[int]] = field(default_factory=list)
 
     def dominant(self) -> tuple[int, int]:
         if not self.top:
             return 0, 0
-        seg = max(self.top, key=self.top.__getitem__)
-        return seg, self.top[seg]
+        seg, count = max(self.top, key=lambda p: p[1])
+        return seg, count
 
 
 class TemplateDetector:

@@ -1,0 +1,1 @@
+"""Evaluation: simulate, detect with the production engine, measure against ground truth."""
