@@ -153,6 +153,44 @@ def upstream_replay(
     )
 
 
+class _Progress:
+    """Events replayed so far, on stderr, without knowing the total in advance."""
+
+    def __init__(self, every: int = 50_000):
+        self.every, self.count = every, 0
+
+    def update(self, n: int) -> None:
+        self.count += n
+        if self.count % self.every == 0:
+            click.echo(f"\r{self.count:,} events", nl=False, err=True)
+
+
+@main.command("analyze")
+@click.argument("events_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--engine-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Engine YAML (thresholds, weights); documented defaults apply without one.",
+)
+def analyze_cmd(events_path: Path, out: Path, engine_config: Path | None) -> None:
+    """Replay an event log (JSONL, .gz or Parquet) through the detection engine, causally."""
+    from distillguard.analyze import analyze, read_events
+    from distillguard.engine import load_engine_config
+    from distillguard.events import EventError
+
+    config = load_engine_config(engine_config)
+    try:
+        result = analyze(read_events(events_path), out, config, progress=_Progress())
+    except EventError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{result.events} events, {result.accounts} accounts: "
+        f"{result.flagged_accounts} flagged; {result.campaigns} campaigns "
+        f"({result.flagged_campaigns} flagged). Reports in {out}/"
+    )
+
+
 @main.command()
 @click.option(
     "--workdir",
