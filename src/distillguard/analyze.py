@@ -83,8 +83,8 @@ def analyze(
                 "flagged_at_request": record.flagged_at,
                 "first_flagged_ts": record.flagged_ts,
                 "campaign_id": campaign,
-                "reasons": list(record.reasons),
-                "signals": {n: round(s.value, 4) for n, s in record.signals.items()},
+                "reasons": list(record.reasons or engine.explain(account_id)),
+                "signals": {n: round(v, 4) for n, v in record.values.items()},
             }
             handle.write(orjson.dumps(row) + b"\n")
     roots = engine.campaign_roots()

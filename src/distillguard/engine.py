@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from distillguard.campaigns.linker import CampaignStats, LinkConfig, Linker
-from distillguard.detectors.base import Detector, Signal
+from distillguard.detectors.base import Detector, Signal, signal_of
 from distillguard.detectors.registry import REGISTRY
 from distillguard.detectors.template import TemplateState
 from distillguard.events import Event
@@ -26,10 +26,16 @@ from distillguard.features.request import RequestFeatures, extract
 from distillguard.features.text import h64
 from distillguard.gateway.decision import ALLOW, Decision, RequestContext
 from distillguard.population import Population
-from distillguard.scoring.combine import ScoringConfig, account_score, campaign_score
+from distillguard.scoring.combine import ScoringConfig, account_score, campaign_score, ranked
 
 SCAFFOLD_MIN_DIVERSITY = 0.5
 SCAFFOLD_MIN_SHARE = 0.3
+SCAFFOLD_MIN_NOVELTY = 0.7
+# A flagged campaign's scaffold becomes an indicator only when the campaign owns it: phrases
+# that many unrelated accounts use too (a plugin's boilerplate, a public dataset's wording)
+# must never mark the next account that uses them.
+INDICATOR_MIN_SPECIFICITY = 0.85
+INDICATOR_MIN_ACCOUNTS = 3
 
 
 class EngineConfig(BaseModel):
@@ -76,7 +82,8 @@ class AccountRecord:
     flagged_ts: float | None = None
     reasons: tuple[str, ...] = ()
     indicator_hits: int = 0
-    signals: dict[str, Signal] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
+    campaign_reason: str = ""
 
 
 def campaign_id_of(root: str) -> str:
@@ -96,6 +103,7 @@ class Engine:
         self.accounts: dict[str, AccountRecord] = {}
         self.flagged_campaigns: dict[str, float] = {}  # root -> when flagged
         self.flagged_scaffolds: set[int] = set()
+        self._scaffolds_checked: set[tuple[str, int]] = set()
         self.events = 0
 
     # the pipeline -------------------------------------------------------------------
@@ -129,11 +137,14 @@ class Engine:
         add(account, ("signature", h64(f"{f.param_signature}|{f.user_agent}")))
         template = record.states.get("template")
         if isinstance(template, TemplateState):
-            seg, count = template.dominant()
+            seg, count, novel = template.dominant()
             scaffold = self.population.scaffold(seg) if count >= 3 else None
             if (
                 scaffold is not None
                 and count >= SCAFFOLD_MIN_SHARE * template.n
+                # Pasting the prompt everyone pastes (an assignment, a benchmark item) is not
+                # filling a template with new data.
+                and novel >= SCAFFOLD_MIN_NOVELTY * count
                 and scaffold.n_accounts >= 2
                 and scaffold.diversity >= SCAFFOLD_MIN_DIVERSITY
             ):
@@ -147,30 +158,29 @@ class Engine:
 
     def _judge(self, f: RequestFeatures, record: AccountRecord) -> Verdict:
         cfg = self.config.scoring
-        signals = {d.name: d.signal(record.states[d.name], self.population) for d in self.detectors}
-        own, carried = account_score(signals, record.requests, cfg)
+        pop = self.population
+        values = {d.name: d.value(record.states[d.name], pop) for d in self.detectors}
+        own = account_score(values, record.requests, cfg)
         if record.indicator_hits:
-            # Matching a blocked campaign's own scaffold: the hydra growing a head.
-            content = carried[0].value if carried else 0.0
+            # Matching a flagged campaign's own scaffold: the hydra growing a head.
+            content = max((values.get(n, 0.0) for n in cfg.content_weights), default=0.0)
             own = max(own, min(1.0, 0.5 + 0.25 * record.indicator_hits) * max(content, 0.5))
         root, stats = self.linker.campaign_of(f.account_id)
-        camp, camp_reason = campaign_score(stats, cfg)
+        camp, camp_reason = campaign_score(stats, cfg) if stats.accounts >= 2 else (0.0, "")
         flagged_campaign = root in self.flagged_campaigns
         if not flagged_campaign and camp >= cfg.flag_threshold:
             self.flagged_campaigns[root] = f.ts
             flagged_campaign = True
         if flagged_campaign:
             self._remember_scaffolds(f.account_id)
-        score = max(own, camp if stats.accounts >= 2 else 0.0)
-        reasons = [f"{s.name}: {s.reason}" for s in carried[:3]]
-        if camp_reason and camp >= own:
-            reasons.insert(0, camp_reason)
-        if record.indicator_hits:
-            reasons.insert(0, f"matches a flagged campaign's scaffold ({record.indicator_hits}x)")
-        flagged = record.flagged_at is not None or score >= cfg.flag_threshold or flagged_campaign
-        if flagged and record.flagged_at is None:
+        score = max(own, camp)
+        newly = record.flagged_at is None and (score >= cfg.flag_threshold or flagged_campaign)
+        record.score, record.values = score, values
+        record.campaign_reason = camp_reason if camp >= own else ""
+        if newly:
             record.flagged_at, record.flagged_ts = record.requests, f.ts
-        record.score, record.reasons, record.signals = score, tuple(reasons), signals
+            record.reasons = self.explain(f.account_id)
+        flagged = record.flagged_at is not None
         return Verdict(
             account_id=f.account_id,
             request_index=record.requests,
@@ -178,12 +188,43 @@ class Engine:
             score=score,
             flagged=flagged,
             campaign_id=campaign_id_of(root) if stats.accounts >= 2 else None,
-            reasons=record.reasons,
+            reasons=record.reasons if flagged else (),
         )
 
+    def explain(self, account_id: str, top: int = 3) -> tuple[str, ...]:
+        """The account's reasons now: its campaign's, then its strongest signals."""
+        record = self.accounts[account_id]
+        reasons = []
+        if record.indicator_hits:
+            reasons.append(f"matches a flagged campaign's scaffold ({record.indicator_hits}x)")
+        if record.campaign_reason:
+            reasons.append(record.campaign_reason)
+        by_name = {d.name: d for d in self.detectors}
+        for name in ranked(record.values, self.config.scoring)[:top]:
+            detector = by_name[name]
+            signal = signal_of(detector, record.states[name], self.population)
+            reasons.append(f"{name} {signal.value:.2f}: {signal.reason}")
+        return tuple(reasons)
+
+    def signals(self, account_id: str) -> dict[str, Signal]:
+        record = self.accounts[account_id]
+        return {
+            d.name: signal_of(d, record.states[d.name], self.population) for d in self.detectors
+        }
+
     def _remember_scaffolds(self, account: str) -> None:
+        root = self.linker.root(account)
         for kind, value in self.linker.keys_of(account):
-            if kind == "scaffold" and isinstance(value, int):
+            if kind != "scaffold" or not isinstance(value, int):
+                continue
+            if value in self.flagged_scaffolds or (account, value) in self._scaffolds_checked:
+                continue
+            self._scaffolds_checked.add((account, value))
+            scaffold = self.population.scaffold(value)
+            if scaffold is None or scaffold.n_accounts < INDICATOR_MIN_ACCOUNTS:
+                continue
+            own = sum(1 for a in scaffold.accounts if self.linker.root(a) == root)
+            if own / scaffold.n_accounts >= INDICATOR_MIN_SPECIFICITY:
                 self.flagged_scaffolds.add(value)
 
     # views ----------------------------------------------------------------------------
@@ -212,7 +253,12 @@ class Engine:
         if record is None or not self.is_flagged(ctx.account_id):
             return ALLOW
         campaign, _ = self.campaign(ctx.account_id)
-        return Decision(self.config.gateway_action, record.score, record.reasons, campaign)
+        return Decision(
+            self.config.gateway_action,
+            record.score,
+            record.reasons or self.explain(ctx.account_id),
+            campaign,
+        )
 
     def observe(self, event: Event) -> None:
         self.process(event)

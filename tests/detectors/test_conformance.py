@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from distillguard.detectors.base import Detector, state_from_dict, state_to_dict
+from distillguard.detectors.base import Detector, signal_of, state_from_dict, state_to_dict
 from distillguard.detectors.registry import REGISTRY
 from distillguard.events import Event
 from distillguard.features.matcher import build_matcher
@@ -65,7 +65,7 @@ def run(detector: Detector[Any], feats: list[RequestFeatures]) -> tuple[Any, lis
     for f in feats:
         pop.observe(f.ts, f.account_id, f.model, f.segments, f.prompt_hash, 0.0)
         detector.update(state, f, pop)
-        values.append(detector.signal(state, pop).value)
+        values.append(detector.value(state, pop))
     return state, values
 
 
@@ -93,7 +93,7 @@ def test_signals_are_valid_and_explained(name: str) -> None:
     detector = REGISTRY[name]()
     state, values = run(detector, stream(3, 300))
     assert all(0.0 <= v <= 1.0 for v in values)
-    signal = detector.signal(state, Population())
+    signal = signal_of(detector, state, Population())
     assert signal.name == name and signal.reason
 
 
@@ -127,4 +127,4 @@ def test_state_round_trips_through_json(name: str) -> None:
         pop.observe(f.ts, f.account_id, f.model, f.segments, f.prompt_hash, 0.0)
         detector.update(state, f, pop)
         REGISTRY[name]().update(restored, f, pop)
-    assert detector.signal(restored, pop) == detector.signal(state, pop)
+    assert signal_of(detector, restored, pop) == signal_of(detector, state, pop)

@@ -23,13 +23,13 @@ LIMITS = LimitsConfig()
 SMALL = LimitsConfig(max_n=2, max_tokens=50, max_messages=3, max_top_logprobs=2)
 
 FUZZ = settings(
-    max_examples=300,
+    max_examples=250,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 # Tests that build whole requests cost ~10 ms an example to generate; keep the file under 20 s.
-FUZZ_REQUESTS = settings(FUZZ, max_examples=150)
+FUZZ_REQUESTS = settings(FUZZ, max_examples=125)
 
 # The fields the parser knows about; an error's `param` must name one of them.
 KNOWN_FIELDS = (

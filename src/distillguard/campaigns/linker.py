@@ -26,8 +26,8 @@ class LinkConfig(BaseModel):
             "payment": 1.0,
             "scaffold": 0.6,
             "network": 0.3,
-            "system": 0.2,
-            "signature": 0.2,
+            "system": 0.1,
+            "signature": 0.1,
         }
     )
     link_threshold: float = 0.8
@@ -36,7 +36,7 @@ class LinkConfig(BaseModel):
     candidates_per_key: int = 64  # accounts compared when a key is added
 
 
-Key = tuple[str, object]
+Key = tuple[str, object]  # (kind, value)
 
 
 @dataclass(slots=True)
@@ -120,10 +120,10 @@ class Linker:
         weights = self.config.weights
         linked = False
         for other in holders[-self.config.candidates_per_key :]:
-            shared = keys & self._keys.get(other, set())
-            kinds = [kind for kind, _ in shared]
+            # Each kind of evidence counts once: two shared scaffolds are still one kind.
+            kinds = sorted({kind for kind, _ in keys & self._keys.get(other, set())})
             if sum(weights.get(k, 0.0) for k in kinds) >= self.config.link_threshold:
-                self._union(account, other, [str(k) for k in kinds])
+                self._union(account, other, kinds)
                 linked = True
         if len(holders) < self.config.max_accounts_per_key:
             holders.append(account)

@@ -40,7 +40,17 @@ class Detector(Protocol[S]):
 
     def update(self, state: S, f: RequestFeatures, pop: Population) -> None: ...
 
-    def signal(self, state: S, pop: Population) -> Signal: ...
+    def value(self, state: S, pop: Population) -> float:
+        """The signal's strength alone: read after every event, so it must be cheap."""
+        ...
+
+    def explain(self, state: S, pop: Population) -> str:
+        """The reason a reviewer reads, with the numbers; built only when shown."""
+        ...
+
+
+def signal_of(detector: Detector[S], state: S, pop: Population) -> Signal:
+    return Signal(detector.name, detector.value(state, pop), detector.explain(state, pop))
 
 
 def ramp(x: float, lo: float, hi: float) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.request import CAPABILITIES, RequestFeatures
 from distillguard.population import Population
 
@@ -40,14 +40,14 @@ class CapabilityDetector:
         top = max(HIGH_VALUE, key=state.counts.__getitem__)
         return top, state.counts[top] / state.n if state.n else 0.0
 
-    def signal(self, state: CapabilityState, pop: Population) -> Signal:
+    def value(self, state: CapabilityState, pop: Population) -> float:
         if state.n == 0:
-            return Signal(self.name, 0.0, "no requests")
-        top, share = self.focus(state)
+            return 0.0
+        _, share = self.focus(state)
         novelty = state.novel / state.n
-        value = ramp(share, 0.6, 0.9) * ramp(novelty, 0.5, 0.9) * ramp(state.n, 10, 40)
-        return Signal(
-            self.name,
-            value,
-            f"{share:.0%} {top}, {novelty:.0%} never-seen prompts over {state.n} requests",
-        )
+        return ramp(share, 0.6, 0.9) * ramp(novelty, 0.5, 0.9) * ramp(state.n, 10, 40)
+
+    def explain(self, state: CapabilityState, pop: Population) -> str:
+        top, share = self.focus(state)
+        novelty = state.novel / max(1, state.n)
+        return f"{share:.0%} {top}, {novelty:.0%} never-seen prompts over {state.n} requests"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.request import RequestFeatures
 from distillguard.population import Population
 
@@ -33,15 +33,16 @@ class ConversationDetector:
             state.follow_ups += 1
         state.depth_sum += f.n_messages
 
-    def signal(self, state: ConversationState, pop: Population) -> Signal:
+    def value(self, state: ConversationState, pop: Population) -> float:
         if state.n == 0:
-            return Signal(self.name, 0.0, "no requests")
+            return 0.0
         single = state.single_turn / state.n
         follow = state.follow_ups / state.n
-        value = ramp(single, 0.75, 0.97) * ramp(state.n, 10, 30) * (1.0 - ramp(follow, 0.05, 0.3))
-        return Signal(
-            self.name,
-            value,
-            f"{single:.0%} single-turn, {follow:.0%} follow-ups, "
-            f"mean depth {state.depth_sum / state.n:.1f} messages over {state.n} requests",
+        return ramp(single, 0.75, 0.97) * ramp(state.n, 10, 30) * (1.0 - ramp(follow, 0.05, 0.3))
+
+    def explain(self, state: ConversationState, pop: Population) -> str:
+        n = max(1, state.n)
+        return (
+            f"{state.single_turn / n:.0%} single-turn, {state.follow_ups / n:.0%} follow-ups, "
+            f"mean depth {state.depth_sum / n:.1f} messages over {state.n} requests"
         )

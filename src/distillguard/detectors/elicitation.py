@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.intent import harvest_parts
 from distillguard.features.request import RequestFeatures
 from distillguard.population import Population
@@ -44,12 +44,15 @@ class ElicitationDetector:
             if name in state.weighted:
                 state.weighted[name] += value
 
-    def signal(self, state: ElicitationState, pop: Population) -> Signal:
+    def value(self, state: ElicitationState, pop: Population) -> float:
         if state.n == 0:
-            return Signal(self.name, 0.0, "no requests")
-        shares = {k: v / state.n for k, v in state.weighted.items()}
-        top = max(shares, key=shares.__getitem__)
-        value = ramp(shares[top], 0.15, 0.55) * ramp(state.n, 2, 8)
-        return Signal(
-            self.name, value, f"{_LABELS[top]} in {shares[top]:.0%} of {state.n} requests"
-        )
+            return 0.0
+        top = max(state.weighted.values())
+        return ramp(top / state.n, 0.15, 0.55) * ramp(state.n, 1, 5)
+
+    def explain(self, state: ElicitationState, pop: Population) -> str:
+        if state.n == 0:
+            return "no requests"
+        top = max(state.weighted, key=state.weighted.__getitem__)
+        share = state.weighted[top] / state.n
+        return f"{_LABELS[top]} in {share:.0%} of {state.n} requests (weighted)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.request import RequestFeatures
 from distillguard.population import DAY, Population
 
@@ -34,13 +34,12 @@ class MetadataDetector:
         if f.signup_channel:
             state.channel = f.signup_channel
 
-    def signal(self, state: MetadataState, pop: Population) -> Signal:
+    def value(self, state: MetadataState, pop: Population) -> float:
         shared = pop.payment_accounts(state.payment) - 1 if state.payment else 0
         new = 1.0 - ramp(state.age_days, 2.0, 14.0) if state.age_days >= 0 else 0.0
-        value = max(ramp(shared, 1, 4), 0.5 * new)
+        return max(ramp(shared, 1, 4), 0.5 * new)
+
+    def explain(self, state: MetadataState, pop: Population) -> str:
+        shared = pop.payment_accounts(state.payment) - 1 if state.payment else 0
         age = f"{state.age_days:.1f} days old" if state.age_days >= 0 else "age unknown"
-        return Signal(
-            self.name,
-            value,
-            f"account {age} at first request; payment method shared with {shared} other accounts",
-        )
+        return f"account {age} at first request; payment shared with {shared} other accounts"

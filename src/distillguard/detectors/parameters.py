@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.intent import CEILING_TOKENS
 from distillguard.features.request import RequestFeatures
 from distillguard.population import Population
@@ -43,20 +43,24 @@ class ParameterDetector:
         else:
             state.signature_votes -= 1
 
-    def signal(self, state: ParameterState, pop: Population) -> Signal:
+    def value(self, state: ParameterState, pop: Population) -> float:
         if state.n == 0:
-            return Signal(self.name, 0.0, "no requests")
+            return 0.0
+        n = state.n
+        return max(
+            ramp(state.logprobs / n, 0.2, 0.6),
+            0.35 * ramp(state.multi_sample / n, 0.3, 0.8),  # pass@k evaluation samples too
+            0.4 * ramp(state.ceiling / n, 0.5, 0.9),
+            0.8 * ramp(state.tools_single_turn / n, 0.3, 0.8),
+        ) * ramp(n, 2, 8)
+
+    def explain(self, state: ParameterState, pop: Population) -> str:
+        n = max(1, state.n)
         share = {
-            "logprobs": state.logprobs / state.n,
-            "n>1": state.multi_sample / state.n,
-            "max_tokens ceiling": state.ceiling / state.n,
-            "tools on single-turn prompts": state.tools_single_turn / state.n,
+            "logprobs": state.logprobs / n,
+            "n>1": state.multi_sample / n,
+            "max_tokens at the ceiling": state.ceiling / n,
+            "tools on single-turn prompts": state.tools_single_turn / n,
         }
-        value = max(
-            ramp(share["logprobs"], 0.2, 0.6),
-            0.6 * ramp(share["n>1"], 0.3, 0.8),
-            0.4 * ramp(share["max_tokens ceiling"], 0.5, 0.9),
-            0.8 * ramp(share["tools on single-turn prompts"], 0.3, 0.8),
-        ) * ramp(state.n, 2, 8)
-        shown = ", ".join(f"{k} {v:.0%}" for k, v in share.items() if v > 0) or "ordinary"
-        return Signal(self.name, value, f"parameters: {shown}")
+        shown = ", ".join(f"{k} {v:.0%}" for k, v in share.items() if v > 0)
+        return f"parameters: {shown or 'ordinary'}"

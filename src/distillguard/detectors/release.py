@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.request import RequestFeatures
 from distillguard.population import DAY, Population
 
@@ -38,13 +38,13 @@ class ReleaseDetector:
             if pop.model_age(f.model, f.ts) <= DAY:
                 state.window_new += 1
 
-    def signal(self, state: ReleaseState, pop: Population) -> Signal:
+    def value(self, state: ReleaseState, pop: Population) -> float:
         if state.window == 0 or state.before_release < 5:
-            return Signal(self.name, 0.0, "no pivot to a new model observed")
+            return 0.0
+        return ramp(state.window_new / state.window, 0.3, 0.6) * ramp(state.window, 5, 20)
+
+    def explain(self, state: ReleaseState, pop: Population) -> str:
+        if state.window == 0 or state.before_release < 5:
+            return "no pivot to a new model observed"
         share = state.window_new / state.window
-        value = ramp(share, 0.3, 0.6) * ramp(state.window, 5, 20)
-        return Signal(
-            self.name,
-            value,
-            f"{share:.0%} of {state.window} requests on a model released < 24 h earlier",
-        )
+        return f"{share:.0%} of {state.window} requests on a model released < 24 h earlier"

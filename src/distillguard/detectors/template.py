@@ -10,27 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.request import RequestFeatures
 from distillguard.population import Population
 
 TOP_K = 8
 
 
-def space_saving_add(top: list[list[int]], key: int, k: int = TOP_K) -> None:
+def space_saving_add(top: list[list[int]], key: int, novel: bool, k: int = TOP_K) -> None:
     """Approximate top-k counting in bounded space (Metwally et al.'s Space-Saving).
 
-    Pairs ``[key, count]`` in a list (not a dict) so the state stays plain JSON.
+    Entries ``[key, count, novel_count]`` in a list (not a dict) so the state stays plain
+    JSON; ``novel_count`` counts uses whose whole prompt nobody had sent before.
     """
-    for pair in top:
-        if pair[0] == key:
-            pair[1] += 1
+    for entry in top:
+        if entry[0] == key:
+            entry[1] += 1
+            entry[2] += novel
             return
     if len(top) < k:
-        top.append([key, 1])
+        top.append([key, 1, int(novel)])
         return
-    victim = min(top, key=lambda p: p[1])
-    victim[0], victim[1] = key, victim[1] + 1
+    victim = min(top, key=lambda e: e[1])
+    victim[0], victim[1], victim[2] = key, victim[1] + 1, int(novel)
 
 
 @dataclass(slots=True)
@@ -38,11 +40,12 @@ class TemplateState:
     n: int = 0
     top: list[list[int]] = field(default_factory=list)
 
-    def dominant(self) -> tuple[int, int]:
+    def dominant(self) -> tuple[int, int, int]:
+        """The most used segment, its uses, and how many of those framed a new prompt."""
         if not self.top:
-            return 0, 0
-        seg, count = max(self.top, key=lambda p: p[1])
-        return seg, count
+            return 0, 0, 0
+        seg, count, novel = max(self.top, key=lambda e: e[1])
+        return seg, count, novel
 
 
 class TemplateDetector:
@@ -54,23 +57,31 @@ class TemplateDetector:
 
     def update(self, state: TemplateState, f: RequestFeatures, pop: Population) -> None:
         state.n += 1
+        novel = pop.repeats(f.prompt_hash) <= 1
         for seg in f.segments:
-            space_saving_add(state.top, seg)
+            space_saving_add(state.top, seg, novel)
 
-    def signal(self, state: TemplateState, pop: Population) -> Signal:
-        seg, count = state.dominant()
-        if state.n == 0 or count < 3:
-            return Signal(self.name, 0.0, "no recurring scaffold")
-        share = min(1.0, count / state.n)
+    def _facts(self, state: TemplateState, pop: Population) -> tuple[float, int, float]:
+        seg, count, _ = state.dominant()
         scaffold = pop.scaffold(seg)
-        accounts = scaffold.n_accounts if scaffold else 1
-        diversity = scaffold.diversity if scaffold else 0.0
+        share = min(1.0, count / state.n) if state.n else 0.0
+        if scaffold is None:
+            return share, 1, 0.0
+        return share, scaffold.n_accounts, scaffold.diversity
+
+    def value(self, state: TemplateState, pop: Population) -> float:
+        if state.n == 0 or state.dominant()[1] < 3:
+            return 0.0
+        share, accounts, diversity = self._facts(state, pop)
         within = ramp(share, 0.5, 0.9) * ramp(state.n, 10, 40)
         across = ramp(accounts, 2, 10) * ramp(diversity, 0.3, 0.7) * ramp(share, 0.2, 0.5)
-        value = max(0.5 * within, across)
-        return Signal(
-            self.name,
-            value,
+        return max(0.5 * within, across)
+
+    def explain(self, state: TemplateState, pop: Population) -> str:
+        if state.n == 0 or state.dominant()[1] < 3:
+            return "no recurring scaffold"
+        share, accounts, diversity = self._facts(state, pop)
+        return (
             f"one scaffold frames {share:.0%} of {state.n} prompts; used by {accounts} accounts "
-            f"with {diversity:.0%} distinct fills",
+            f"with {diversity:.0%} distinct fills"
         )

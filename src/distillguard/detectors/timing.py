@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.request import RequestFeatures
 from distillguard.population import Population
 
@@ -60,17 +60,19 @@ class TimingDetector:
         state.n += 1
         state.hours[int(f.ts // 3600) % 24] += 1
 
-    def signal(self, state: TimingState, pop: Population) -> Signal:
-        span = state.last_ts - state.first_ts
-        if state.n < MIN_REQUESTS or span < MIN_SPAN_S:
-            return Signal(self.name, 0.0, f"{state.n} requests over {span / 3600:.1f} h: too few")
-        night = quiet_share(state.hours)
+    def value(self, state: TimingState, pop: Population) -> float:
+        if state.n < MIN_REQUESTS or state.last_ts - state.first_ts < MIN_SPAN_S:
+            return 0.0
         sd = math.sqrt(state.gap_m2 / state.gap_n) if state.gap_n > 1 else 0.0
         regular = ramp(0.8 - sd, 0.0, 0.5)  # log-gap spread under ~0.3 is metronomic
-        value = max(ramp(night, 0.06, 0.16), regular)
-        return Signal(
-            self.name,
-            value,
-            f"{night:.0%} of traffic in its quietest {QUIET_HOURS} h (humans ~2%); "
-            f"log-gap spread {sd:.2f}",
+        return max(ramp(quiet_share(state.hours), 0.06, 0.16), regular)
+
+    def explain(self, state: TimingState, pop: Population) -> str:
+        span = state.last_ts - state.first_ts
+        if state.n < MIN_REQUESTS or span < MIN_SPAN_S:
+            return f"{state.n} requests over {span / 3600:.1f} h: too few to judge timing"
+        sd = math.sqrt(state.gap_m2 / state.gap_n) if state.gap_n > 1 else 0.0
+        return (
+            f"{quiet_share(state.hours):.0%} of traffic in its quietest {QUIET_HOURS} h "
+            f"(humans ~2%); log-gap spread {sd:.2f}"
         )

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 from distillguard.features.request import RequestFeatures
 from distillguard.population import DAY, Population
 
@@ -48,13 +48,13 @@ class VolumeDetector:
         state.peak_requests = max(state.peak_requests, state.day_requests)
         state.peak_tokens = max(state.peak_tokens, state.day_tokens)
 
-    def signal(self, state: VolumeState, pop: Population) -> Signal:
+    def value(self, state: VolumeState, pop: Population) -> float:
+        ratio = state.peak_requests / max(FLOOR_P99, pop.daily_volume.quantile(0.99))
+        return ramp(math.log2(ratio) if ratio > 0 else -10.0, -1.0, 1.0)
+
+    def explain(self, state: VolumeState, pop: Population) -> str:
         p99 = max(FLOOR_P99, pop.daily_volume.quantile(0.99))
-        ratio = state.peak_requests / p99
-        value = ramp(math.log2(ratio) if ratio > 0 else -10.0, -1.0, 1.0)
-        return Signal(
-            self.name,
-            value,
+        return (
             f"peak {state.peak_requests} requests/day vs population p99 {p99:.0f}; "
-            f"{state.reasoning_tokens} reasoning tokens received",
+            f"{state.completion_tokens} output tokens received"
         )

@@ -17,7 +17,7 @@ def harvest_parts(f: RequestFeatures) -> dict[str, float]:
     if "cot_strong" in fam:
         parts["cot"] = 1.0
     elif "cot_weak" in fam:
-        parts["cot"] = 0.4
+        parts["cot"] = 0.25
     if "lang_demand" in fam and "cot" in parts:
         parts["lang_demand"] = 0.9
     if "rubric" in fam:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -42,6 +43,7 @@ from distillguard.store.keys import KeyStore
 log = logging.getLogger(__name__)
 
 _JSON = "application/json"
+MAX_USER_AGENT = 512
 
 
 @dataclass(slots=True)
@@ -62,7 +64,8 @@ class Gateway:
             request_id="req_" + secrets.token_hex(12),
             endpoint=request.url.path,
             ip=self.ips.resolve(peer, request.headers.get("x-forwarded-for")),
-            user_agent=request.headers.get("user-agent", ""),
+            # Headers have no size limit in the HTTP parser; the event keeps a bounded copy.
+            user_agent=request.headers.get("user-agent", "")[:MAX_USER_AGENT],
         )
 
     def refuse(self, draft: EventDraft, err: GatewayError) -> Response:
@@ -137,7 +140,12 @@ async def chat_completions(request: Request) -> Response:
     draft = gw.draft(request)
     try:
         if request.method != "POST":
-            raise GatewayError(405, "Use POST for /v1/chat/completions.", code="method_not_allowed")
+            raise GatewayError(
+                405,
+                "Use POST for /v1/chat/completions.",
+                code="method_not_allowed",
+                headers={"allow": "POST"},
+            )
         key = gw.keys.authenticate(request.headers)
         draft.account_id, draft.api_key_id = key.account_id, key.key_id
         raw = await read_body(request, gw.config.limits.max_body_bytes)
@@ -212,7 +220,12 @@ async def list_models(request: Request) -> Response:
             raise upstream_status_error(answer.status_code, answer.content)
         draft.status = answer.status_code
         gw.sink.finish(draft)
-        return Response(answer.content, status_code=200, media_type=_JSON)
+        return Response(
+            answer.content,
+            status_code=200,
+            media_type=_JSON,
+            headers={"x-request-id": draft.request_id},
+        )
     except GatewayError as err:
         return gw.refuse(draft, err)
 
@@ -228,8 +241,28 @@ async def not_found(request: Request) -> Response:
     )
 
 
+async def router_refusal(request: Request, exc: Exception) -> Response:
+    """What the router itself refuses (odd methods, ``*`` targets, paths it cannot match)
+    still gets the envelope and an event."""
+    gw: Gateway = request.app.state.gateway
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    if status == 405:
+        err = GatewayError(
+            405,
+            f"Method {request.method} is not allowed for {request.url.path}.",
+            code="method_not_allowed",
+            headers=dict(getattr(exc, "headers", None) or {}),
+        )
+    else:
+        err = GatewayError(
+            404, f"Unknown endpoint {request.method} {request.url.path}.", code="unknown_url"
+        )
+    return gw.refuse(gw.draft(request), err)
+
+
 async def openapi(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    gw: Gateway = request.app.state.gateway
+    return JSONResponse(openapi_document(gw.config.limits))
 
 
 async def health(request: Request) -> Response:
@@ -286,4 +319,6 @@ def create_gateway_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/{path:path}", not_found, methods=_ALL),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: router_refusal}
+    )

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from distillguard.config import LimitsConfig
+
 _ERROR = {
     "description": "An error in the OpenAI error envelope.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
 }
 
-_CONTENT_PART = {
+_TEXT_PART = {
     "type": "object",
-    "required": ["type"],
+    "required": ["type", "text"],
+    "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
+}
+_IMAGE_PART = {
+    "type": "object",
+    "required": ["type", "image_url"],
     "properties": {
-        "type": {"type": "string", "enum": ["text", "image_url", "input_audio", "file"]},
-        "text": {"type": "string"},
+        "type": {"type": "string", "enum": ["image_url"]},
         "image_url": {"type": "object", "properties": {"url": {"type": "string"}}},
     },
 }
+_CONTENT_PART = {"oneOf": [_TEXT_PART, _IMAGE_PART]}
 
 _MESSAGE = {
     "type": "object",
@@ -29,29 +36,51 @@ _MESSAGE = {
     },
 }
 
-_CHAT_REQUEST = {
-    "type": "object",
-    "required": ["model", "messages"],
-    "properties": {
-        "model": {"type": "string", "minLength": 1},
-        "messages": {"type": "array", "minItems": 1, "items": _MESSAGE},
-        "n": {"type": "integer", "minimum": 1, "maximum": 16},
-        "max_tokens": {"type": "integer", "minimum": 1},
-        "max_completion_tokens": {"type": "integer", "minimum": 1},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-        "stream": {"type": "boolean"},
-        "logprobs": {"type": "boolean"},
-        "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
-        "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "seed": {"type": "integer"},
-        "user": {"type": "string"},
-        "tools": {"type": "array", "items": {"type": "object"}},
-    },
-}
+
+def _chat_request(limits: LimitsConfig) -> dict[str, Any]:
+    """The request schema, with the same bounds the validator enforces."""
+    return {
+        "type": "object",
+        "required": ["model", "messages"],
+        "properties": {
+            "model": {"type": "string", "minLength": 1, "pattern": "\\S"},
+            "messages": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": limits.max_messages,
+                "items": _MESSAGE,
+            },
+            "n": {"type": "integer", "minimum": 1, "maximum": limits.max_n},
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": limits.max_tokens},
+            "max_completion_tokens": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": limits.max_tokens,
+            },
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "stream": {"type": "boolean"},
+            "stop": {
+                "oneOf": [
+                    {"type": "string"},
+                    {"type": "array", "maxItems": 4, "items": {"type": "string"}},
+                ]
+            },
+            "seed": {"type": "integer"},
+            "user": {"type": "string"},
+            "tools": {"type": "array", "items": {"type": "object"}},
+        },
+        "description": (
+            "Also accepted: logprobs with top_logprobs (top_logprobs requires logprobs: true), "
+            "stream_options (only with stream: true), tool and function messages."
+        ),
+    }
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(limits: LimitsConfig | None = None) -> dict[str, Any]:
+    limits = limits or LimitsConfig()
     return {
         "openapi": "3.0.3",
         "info": {
@@ -78,7 +107,7 @@ def openapi_document() -> dict[str, Any]:
                         }
                     },
                 },
-                "ChatCompletionRequest": _CHAT_REQUEST,
+                "ChatCompletionRequest": _chat_request(limits),
             },
         },
         "security": [{"bearer": []}],
@@ -99,7 +128,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "A chat.completion object, or an SSE stream of chunks.",
                             "content": {
                                 "application/json": {"schema": {"type": "object"}},
-                                "text/event-stream": {"schema": {"type": "string"}},
+                                "text/event-stream": {},
                             },
                         },
                         **{

@@ -84,9 +84,15 @@ class StreamRelay(Response):
 
     async def _relay(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        partial = b""
         try:
-            async for line in self.upstream.aiter_lines():
-                out = self._on_line(line)
+            # One send per upstream read, not per SSE line: each send is a socket write.
+            async for data in self.upstream.aiter_bytes():
+                if b"\r" in data:  # SSE allows CRLF and CR endings; empty lines are skipped
+                    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                lines = (partial + data).split(b"\n")
+                partial = lines.pop()  # the line still being received
+                out = b"".join([o for o in map(self._on_line, lines) if o])
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
         except httpx.HTTPError as exc:
@@ -97,20 +103,21 @@ class StreamRelay(Response):
             await send({"type": "http.response.body", "body": payload, "more_body": False})
             return
         self._complete = True
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        last = self._on_line(partial) or b""  # a last line without its line break
+        await send({"type": "http.response.body", "body": last, "more_body": False})
 
-    def _on_line(self, line: str) -> bytes | None:
+    def _on_line(self, line: bytes) -> bytes | None:
         if not line:
             return None
-        if not line.startswith("data:"):
-            return line.encode() + b"\n"
+        if not line.startswith(b"data:"):
+            return line + b"\n"
         data = line[5:].strip()
-        if data == "[DONE]":
+        if data == b"[DONE]":
             return _DONE
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return b"data: " + data.encode() + b"\n\n"
+            return b"data: " + data + b"\n\n"
         if isinstance(chunk, dict):
             if "error" in chunk:
                 inner = chunk["error"] if isinstance(chunk["error"], dict) else {}
@@ -120,7 +127,7 @@ class StreamRelay(Response):
             self._collect(chunk)
             if not self.client_wants_usage and "usage" in chunk and not chunk.get("choices"):
                 return None  # the usage chunk the gateway asked for, not the client
-        return b"data: " + data.encode() + b"\n\n"
+        return b"data: " + data + b"\n\n"
 
     def _collect(self, chunk: dict[str, object]) -> None:
         choices = chunk.get("choices")

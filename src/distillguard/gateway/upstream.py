@@ -1,11 +1,22 @@
-"""Talking to the model server: one pooled httpx client, errors mapped to 502/504.
+"""Talking to the model server: one pooled transport, errors mapped to 502/504.
 
 The client's own API key never travels upstream; the gateway authenticates to the upstream
 with its own key from config.
+
+Requests go straight to an httpx transport, without ``httpx.AsyncClient``: the client's URL
+parsing, header merging, cookie jar and auth flow cost ~0.25 ms CPU per request here and the
+gateway needs none of them (a cookie jar shared by every account's requests would even be
+wrong). The transport is ``HttpTransport`` (asyncio + httptools, http and https) unless a proxy
+from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) applies to
+the upstream, which httpx's own transport then handles; tests inject any httpx transport.
+No ``accept-encoding`` is sent: a model server on the same network gains nothing from
+compressing, and a compressed answer is still decoded.
 """
 
 from __future__ import annotations
 
+import ssl
+import urllib.request
 from typing import Any
 
 import httpx
@@ -14,6 +25,7 @@ import orjson
 from distillguard.config import UpstreamConfig
 from distillguard.gateway.errors import GatewayError
 from distillguard.gateway.recording import EventDraft
+from distillguard.gateway.transport import HttpTransport
 
 _USER_AGENT = "distillguard-gateway"
 
@@ -86,47 +98,69 @@ def apply_usage(draft: EventDraft, usage: object) -> None:
 class Upstream:
     def __init__(self, config: UpstreamConfig, transport: httpx.AsyncBaseTransport | None = None):
         self.base_url = config.base_url.rstrip("/")
-        headers = {"user-agent": _USER_AGENT}
+        self.transport = transport or default_transport(config)
+        common = [("user-agent", _USER_AGENT)]
         if config.api_key:
-            headers["authorization"] = f"Bearer {config.api_key}"
-        self.client = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(
-                config.read_timeout_s,
-                connect=config.connect_timeout_s,
-                pool=config.connect_timeout_s,
-            ),
-            limits=httpx.Limits(
-                max_connections=config.max_connections,
-                max_keepalive_connections=config.max_keepalive_connections,
-            ),
-            transport=transport,
+            common.append(("authorization", f"Bearer {config.api_key}"))
+        self._get_headers = httpx.Headers(common)
+        self._json_headers = httpx.Headers([*common, ("content-type", "application/json")])
+        self._stream_headers = httpx.Headers(
+            [*common, ("content-type", "application/json"), ("accept", "text/event-stream")]
         )
+        connect, read = config.connect_timeout_s, config.read_timeout_s
+        self._extensions = {
+            "timeout": {"connect": connect, "read": read, "write": read, "pool": connect}
+        }
+        self._urls: dict[str, httpx.URL] = {}
+
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:  # parsed once per path: httpx's URL parser is not cheap
+            url = self._urls[path] = httpx.URL(self.base_url + path)
+        return url
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.transport.aclose()
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self.transport.handle_async_request(request)
+        except httpx.HTTPError as exc:
+            raise upstream_unreachable(exc) from exc
+        response.request = request
+        return response
+
+    async def _fetch(self, request: httpx.Request) -> httpx.Response:
+        """The whole response, body read."""
+        response = await self._send(request)
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise upstream_unreachable(exc) from exc
+        finally:
+            await response.aclose()
+        return response
 
     async def post_json(self, path: str, body: bytes) -> httpx.Response:
-        try:
-            return await self.client.post(
-                self.base_url + path,
-                content=body,
-                headers={"content-type": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise upstream_unreachable(exc) from exc
+        request = httpx.Request(
+            "POST",
+            self._url(path),
+            headers=self._json_headers,
+            content=body,
+            extensions=self._extensions,
+        )
+        return await self._fetch(request)
 
     async def open_stream(self, path: str, body: bytes) -> httpx.Response:
-        request = self.client.build_request(
+        """The response with its body still to read; the caller must ``aclose`` it."""
+        request = httpx.Request(
             "POST",
-            self.base_url + path,
+            self._url(path),
+            headers=self._stream_headers,
             content=body,
-            headers={"content-type": "application/json", "accept": "text/event-stream"},
+            extensions=self._extensions,
         )
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise upstream_unreachable(exc) from exc
+        response = await self._send(request)
         if response.status_code >= 400:
             try:
                 body_bytes = await response.aread()
@@ -138,10 +172,38 @@ class Upstream:
         return response
 
     async def get(self, path: str) -> httpx.Response:
-        try:
-            return await self.client.get(self.base_url + path)
-        except httpx.HTTPError as exc:
-            raise upstream_unreachable(exc) from exc
+        request = httpx.Request(
+            "GET", self._url(path), headers=self._get_headers, extensions=self._extensions
+        )
+        return await self._fetch(request)
+
+
+def default_transport(config: UpstreamConfig) -> httpx.AsyncBaseTransport:
+    url = httpx.URL(config.base_url)
+    limits = httpx.Limits(
+        max_connections=config.max_connections,
+        max_keepalive_connections=config.max_keepalive_connections,
+    )
+    proxy = environment_proxy(url)
+    if proxy is not None:
+        return httpx.AsyncHTTPTransport(limits=limits, proxy=proxy)
+    tls: ssl.SSLContext | None = None
+    if url.scheme == "https":
+        tls = httpx.create_ssl_context()  # certifi's roots; SSL_CERT_FILE/SSL_CERT_DIR honoured
+    return HttpTransport(
+        max_connections=config.max_connections,
+        max_keepalive_connections=config.max_keepalive_connections,
+        ssl_context=tls,
+    )
+
+
+def environment_proxy(url: httpx.URL) -> str | None:
+    """The proxy the environment names for ``url``, as ``httpx.AsyncClient`` would use it."""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(url.host):
+        return None
+    return proxy
 
 
 def completion_body(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from distillguard.campaigns.linker import CampaignStats
-from distillguard.detectors.base import Signal, ramp
+from distillguard.detectors.base import ramp
 
 HIGH_VALUE = ("reasoning", "coding", "agentic", "vision")
 
@@ -52,11 +52,8 @@ def noisy_or(values: Mapping[str, float], weights: Mapping[str, float]) -> float
     return 1.0 - miss
 
 
-def account_score(
-    signals: Mapping[str, Signal], requests: int, config: ScoringConfig
-) -> tuple[float, list[Signal]]:
-    """The account's own score and the signals that carried it, strongest first."""
-    values = {name: s.value for name, s in signals.items()}
+def account_score(values: Mapping[str, float], requests: int, config: ScoringConfig) -> float:
+    """The account's own score from its detectors' values."""
     content = noisy_or(values, config.content_weights)
     behaviour = noisy_or(values, config.behaviour_weights)
     paired = content * behaviour
@@ -65,14 +62,14 @@ def account_score(
         * values.get("capability", 0.0)
         * ramp(requests, config.sustained_min_requests, 2 * config.sustained_min_requests)
     )
-    score = max(paired, sustained) if requests >= config.min_requests else 0.0
+    return max(paired, sustained) if requests >= config.min_requests else 0.0
+
+
+def ranked(values: Mapping[str, float], config: ScoringConfig) -> list[str]:
+    """Detector names by how much they weigh in the score, strongest first, zeros left out."""
     weights = {**config.content_weights, **config.behaviour_weights}
-    carried = sorted(
-        (s for s in signals.values() if s.value > 0),
-        key=lambda s: s.value * weights.get(s.name, 1.0),
-        reverse=True,
-    )
-    return score, carried
+    names = [n for n, v in values.items() if v > 0]
+    return sorted(names, key=lambda n: values[n] * weights.get(n, 1.0), reverse=True)
 
 
 def campaign_score(stats: CampaignStats, config: ScoringConfig) -> tuple[float, str]:

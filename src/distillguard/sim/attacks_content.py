@@ -8,6 +8,7 @@ phrases, so ``reasoning_tokens`` is counted without generating anything with a m
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Sequence
@@ -43,15 +44,23 @@ DEFAULT_DATASETS: Final = (
 NUMERIC_DATASETS: Final = frozenset({"basic_arithmetic", "chain_sum"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Item:
     """One piece of harvestable material: what is asked and what the model says."""
 
     question: str
-    answer: str  # the simulated model's full answer
+    recorded: str  # the recorded answer; "" frames ``gold`` as a worked solution on first use
     gold: str  # the short final answer ("" when the data has none)
     source: str  # "reasoning-gym:<dataset>", "sharegpt", "humaneval"
     expr: str = ""  # for arithmetic tasks: the bare expression, for localised prompts
+
+    @functools.cached_property
+    def answer(self) -> str:
+        """The simulated model's full answer (framed lazily: most tasks are never asked)."""
+        if self.recorded:
+            return self.recorded
+        rng = random.Random(stable_id(self.source, self.question))
+        return worked_solution(rng, self.question, self.gold)
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:
@@ -64,16 +73,12 @@ def reasoning_items(ctx: SimContext, datasets: Sequence[str], size: int) -> list
     for name in datasets:
         rows = ctx.bank.reasoning_tasks(name, size, ctx.seed)
         items = []
-        for i, row in enumerate(rows):
-            rng = random.Random(stable_id(name, i))
+        for row in rows:
             expr = ""
             if name in NUMERIC_DATASETS:
                 found = _EXPR.findall(row["question"])
                 expr = max(found, key=len) if found else ""
-            answer = worked_solution(rng, row["question"], row["answer"])
-            items.append(
-                Item(row["question"], answer, row["answer"], f"reasoning-gym:{name}", expr)
-            )
+            items.append(Item(row["question"], "", row["answer"], f"reasoning-gym:{name}", expr))
         per.append(items)
     return [item for group in zip(*per, strict=False) for item in group]
 
@@ -81,7 +86,7 @@ def reasoning_items(ctx: SimContext, datasets: Sequence[str], size: int) -> list
 def sharegpt_items(
     ctx: SimContext, pool: Pool, pattern: re.Pattern[str] | None = None
 ) -> list[Item]:
-    """First answered exchange of each conversation in ``pool`` (optionally matching ``pattern``)."""
+    """The first answered exchange of each conversation in ``pool`` matching ``pattern``."""
     out: list[Item] = []
     for conv in ctx.bank.sharegpt(pool):
         exchange = next(conv.exchanges(), None)
@@ -120,7 +125,11 @@ def worked_solution(rng: random.Random, question: str, gold: str, code: str = "e
     for n, options in enumerate(_STEPS, start=1):
         label = phrases.step.replace("{n}", str(n))
         detail = rng.choice(options) if code == "en" else rng.choice(phrases.thoughts)
-        lines.append(f"{label}: {detail}" + (f" - {first}" if n == 1 else "."))
+        if n == 1:
+            detail = f"{detail.rstrip('.')} - {first}"
+        elif not detail.endswith((".", "。", "।")):
+            detail += "."
+        lines.append(f"{label}: {detail}")
     lines.append("")
     lines.append(phrases.final.replace("{gold}", gold))
     return "\n".join(lines)
@@ -139,7 +148,7 @@ _THINK_EN = (
 
 
 def simulated_reasoning(
-    rng: random.Random, item: Item, *, code: str = "en", sentences: tuple[int, int] = (8, 30)
+    rng: random.Random, item: Item, *, code: str = "en", sentences: tuple[int, int] = (12, 60)
 ) -> str:
     """A raw "thinking" trace built from the item's own answer lines and stock phrases."""
     phrases = lang(code)

@@ -12,12 +12,13 @@ import heapq
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from distillguard.sim.context import SimContext, SourceSpec
 from distillguard.sim.core import DAY, HOUR, SimAccount, SimRequest, stable_id
 from distillguard.sim.resources import (
     COUNTRIES,
+    SDK_USER_AGENTS,
     TZ_OFFSETS,
     Network,
     account_meta,
@@ -98,9 +99,13 @@ def build_personas(
             created,
             arng.choice(sharing.channels),
             country=country,
-            payment=payments[arng.randrange(len(payments))],
+            payment=payments[i % len(payments)],
         )
-        own = arng.sample(networks, min(len(networks), max(1, sharing.networks_per_account)))
+        # The first block by position (an even spread: evasive accounts each get their own when
+        # there are as many blocks as accounts), any further ones at random.
+        own = [networks[i % len(networks)]]
+        extra = max(0, min(len(networks), sharing.networks_per_account) - 1)
+        own += arng.sample(networks, extra)
         addresses = tuple(
             dict.fromkeys(
                 arng.choice(own).address(arng) for _ in range(max(1, sharing.addresses_per_account))
@@ -132,6 +137,38 @@ def _network(rng: random.Random, sharing: Sharing) -> Network:
     if not sharing.datacenter and rng.random() < sharing.ipv6_share:
         return public_ipv6_block(rng)
     return public_ipv4_block(rng, 24)
+
+
+def script_sharing(spec: SourceSpec, rng: random.Random) -> Sharing:
+    """A scripted operation: young accounts, few cards, a couple of cloud /24s, one SDK."""
+    n = max(1, spec.accounts)
+    python = tuple(a for a in SDK_USER_AGENTS if a.startswith("OpenAI/Python"))
+    return Sharing(
+        payment_methods=opt_int(spec, "payment_methods", max(1, n // 4)),
+        networks=opt_int(spec, "networks", max(1, n // 5)),
+        addresses_per_account=3,
+        user_agents=tuple(rng.sample(python, 2)),
+        created_days_before=(1.0, 12.0),
+        created_batches=max(1, n // 8),
+        channels=("self_serve", "self_serve", "startup", "research", "education"),
+        countries=tuple(rng.sample(COUNTRIES, 3)),
+    )
+
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """Material loaded on first use, so listing a campaign's accounts costs no data loading."""
+
+    def __init__(self, load: Callable[[], T]) -> None:
+        self._load = load
+        self._value: T | None = None
+
+    def get(self) -> T:
+        if self._value is None:
+            self._value = self._load()
+        return self._value
 
 
 class CampaignSource:

@@ -24,7 +24,7 @@ def scripted(
     start: float,
     end: float,
     *,
-    run_size: tuple[int, int] = (20, 80),
+    run_size: tuple[int, int] = (5, 25),
     gap: tuple[float, float] = (2.0, 30.0),
 ) -> list[float]:
     """``n`` sorted times from batch jobs: runs of back-to-back requests at any hour of day."""

@@ -12,7 +12,7 @@ import functools
 import random
 
 from distillguard.sim.benign_campus import campus_source
-from distillguard.sim.benign_common import MergedSource, StreamFactory
+from distillguard.sim.benign_common import MergedSource, StreamFactory, pool_share
 from distillguard.sim.benign_people import (
     ChatDeck,
     Habits,
@@ -33,8 +33,10 @@ def _channel(rng: random.Random) -> str:
     return rng.choices(("self_serve", "startup", "education"), weights=(0.9, 0.07, 0.03))[0]
 
 
-def _people(ctx: SimContext, spec: SourceSpec, habits: Habits, cap: float) -> TrafficSource:
-    deck = ChatDeck(ctx.bank.sharegpt("benign"), ctx.rng(spec.name, "deck"))
+def _people(
+    ctx: SimContext, spec: SourceSpec, habits: Habits, cap: float, share: str
+) -> TrafficSource:
+    deck = ChatDeck(pool_share(ctx, share), ctx.rng(spec.name, "deck"))
     mean = spec.requests_per_account or habits.mean_requests
     accounts: list[SimAccount] = []
     streams: list[StreamFactory] = []
@@ -54,7 +56,7 @@ def human_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     ``requests_per_account``: mean requests per person over the window (default 30; each
     person's volume is lognormal around it, capped at 25x). No options.
     """
-    return _people(ctx, spec, _HUMAN, cap=25.0)
+    return _people(ctx, spec, _HUMAN, cap=25.0, share="human")
 
 
 def heavy_human_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
@@ -64,7 +66,7 @@ def heavy_human_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     ``requests_per_account``: mean per person over the window (default 650, capped at 2.3x,
     i.e. ~1,500). No options.
     """
-    return _people(ctx, spec, _HEAVY, cap=2.3)
+    return _people(ctx, spec, _HEAVY, cap=2.3, share="heavy-human")
 
 
 FACTORIES: dict[str, SourceFactory] = {

@@ -20,6 +20,7 @@ from distillguard.sim.benign_common import (
     StreamFactory,
     is_weekend,
     local_midnight,
+    pool_share,
     worked_answer,
 )
 from distillguard.sim.benign_people import (
@@ -82,28 +83,29 @@ def _rushes(
     rushes: list[_Rush] = []
     for j, d in enumerate(sorted(rng.sample(weekdays, min(len(weekdays), rng.randint(2, 3))))):
         due = local_midnight(window, tz, d) + rng.choice((23.98, 17.0, 12.0)) * HOUR
-        hours = rng.uniform(3.0, 5.0) * HOUR
-        join = rng.uniform(0.3, 0.45)
-        rushes.append(_Rush(due - hours, due, join, assignments[j % len(assignments)], 0.5, True))
+        hours = rng.uniform(2.0, 4.0) * HOUR
+        join = rng.uniform(0.45, 0.6)
+        rushes.append(_Rush(due - hours, due, join, assignments[j % len(assignments)], 0.35, True))
     for j in range(2):
         begin = local_midnight(window, tz, rng.choice(weekdays)) + rng.choice((10, 14, 16)) * HOUR
         chat = assignments[-1 - j] if rng.random() < 0.5 else None
-        rushes.append(_Rush(begin, begin + 90 * MINUTE, 0.25, chat, 0.3, False))
+        rushes.append(_Rush(begin, begin + 90 * MINUTE, 0.3, chat, 0.3, False))
     return [r for r in rushes if window.start <= r.start and r.end <= window.end]
 
 
 def _rush_session(rng: random.Random, rush: _Rush, own: list[Chat]) -> Session:
-    if rush.deadline:  # most start in the last hour or two
-        start = rush.end - (rush.end - rush.start) * rng.betavariate(1.0, 2.5)
-    else:
-        start = rush.start + (rush.end - rush.start) * rng.random() * 0.7
+    if rush.deadline:  # most start in the last hour or so
+        start = rush.end - (rush.end - rush.start) * rng.betavariate(1.2, 3.0)
+    else:  # a lab: everyone starts on the exercise early on
+        start = rush.start + (rush.end - rush.start) * rng.random() * 0.3
     chats: list[Chat] = []
     if rush.assignment and rng.random() < rush.paste:
         wrapper = rng.choice(_PASTE_WRAPPERS)
         first = rush.assignment[0]
         chats.append((Exchange(wrapper + first.prompt, first.answer),))
-    if own and (not chats or rng.random() < 0.4):
-        chats.append(own.pop())
+    for _ in range(rng.choice((0, 1, 1, 2)) if chats else rng.choice((1, 1, 2))):
+        if own:
+            chats.append(own.pop())
     return Session(start, tuple(chats))
 
 
@@ -131,7 +133,7 @@ def campus_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     nat_ips = tuple(sorted(nat))
     payment = "pm_" + stable_id(ctx.seed, spec.name, "card", length=16)
     semester = window.start - rng.uniform(14, 40) * DAY
-    deck = ChatDeck(ctx.bank.sharegpt("benign"), ctx.rng(spec.name, "deck"))
+    deck = ChatDeck(pool_share(ctx, "campus"), ctx.rng(spec.name, "deck"))
     assignments = _assignments(ctx, spec, deck, int(opts.get("assignments", 6)))
     rushes = _rushes(rng, window, tz, assignments)
     mean = spec.requests_per_account or _STUDENT.mean_requests

@@ -6,14 +6,16 @@ pipeline live on the same clocks and get ids of the same opaque shape.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
-from distillguard.data.sharegpt import Exchange
+from distillguard.data.sharegpt import Conversation, Exchange
 from distillguard.sim.context import SimContext, SourceSpec
 from distillguard.sim.core import DAY, HOUR, SimAccount, SimRequest, SimWindow, stable_id
 from distillguard.tokens import estimate_tokens
@@ -30,6 +32,25 @@ WEEKDAY_CURVE = (30, 16, 8, 5, 5, 8, 20, 45, 80, 100, 110, 110,
                  100, 110, 120, 120, 115, 105, 100, 110, 125, 120, 90, 55)  # fmt: skip
 WEEKEND_CURVE = (45, 28, 14, 7, 5, 5, 8, 15, 35, 60, 85, 100,
                  105, 110, 110, 110, 105, 100, 100, 110, 120, 115, 95, 70)  # fmt: skip
+
+
+# Disjoint shares (percent) of the benign pool, so a person, a power user, a student and a
+# company never replay the same recorded conversation: a conversation found in two unrelated
+# accounts would link them. Sized roughly to what each kind consumes in a typical scenario.
+POOL_SHARES: Final = MappingProxyType(
+    {"human": (0, 72), "heavy-human": (72, 84), "campus": (84, 94), "business": (94, 100)}
+)
+
+
+def pool_share(ctx: SimContext, share: str) -> list[Conversation]:
+    """This kind's share of the benign pool, by a stable hash of the conversation id."""
+    lo, hi = POOL_SHARES[share]
+    return [c for c in ctx.bank.sharegpt("benign") if lo <= _share_bucket(c.id) < hi]
+
+
+def _share_bucket(conversation_id: str) -> int:
+    digest = hashlib.blake2b(b"benign-share|" + conversation_id.encode(), digest_size=4)
+    return int.from_bytes(digest.digest()) % 100
 
 
 def account_id(ctx: SimContext, spec: SourceSpec, i: int) -> str:

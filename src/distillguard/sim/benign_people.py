@@ -32,7 +32,16 @@ from distillguard.sim.benign_common import (
     pick_hour,
 )
 from distillguard.sim.context import SimContext, SourceSpec
-from distillguard.sim.core import DAY, HOUR, MINUTE, SimAccount, SimRequest, SimWindow
+from distillguard.sim.core import (
+    CURRENT_MODEL,
+    DAY,
+    HOUR,
+    MINUTE,
+    NEW_MODEL,
+    SimAccount,
+    SimRequest,
+    SimWindow,
+)
 from distillguard.sim.resources import (
     APP_USER_AGENTS,
     COUNTRIES,
@@ -59,38 +68,52 @@ _DISTRACTED = 0.07  # chance a person is called away between turns
 
 
 def _looks_like_code(conversation: Conversation) -> bool:
-    return any("```" in turn.text or "def " in turn.text for turn in conversation.turns)
+    """Judged by the opening exchange, which sets what a conversation is about."""
+    return any("```" in turn.text or "def " in turn.text for turn in conversation.turns[:2])
 
 
 class ChatDeck:
     """Deals a pool's conversations in shuffled order, each once until the pool runs out.
 
-    After that a conversation comes round again starting some turns later, so two accounts
-    rarely open with the same text: an exact repeat would look like a shared template.
+    Conversations that open the recorded chat come first; ShareGPT also holds later chunks of
+    long chats, whose first prompt ("continue", "more") lacks its context, and those are dealt
+    only after. Past the end a conversation comes round again starting some turns later, so two
+    accounts rarely open with the same text: an exact repeat would look like a shared template.
     """
 
     def __init__(self, pool: Sequence[Conversation], rng: random.Random) -> None:
-        self._chats = [tuple(c.exchanges()) for c in pool]
-        code = [i for i, c in enumerate(pool) if self._chats[i] and _looks_like_code(c)]
-        rest = [i for i, c in enumerate(pool) if self._chats[i] and not _looks_like_code(c)]
-        if not code and not rest:
+        self._pool = pool
+        self._chats: dict[int, Chat] = {}
+        kinds: dict[tuple[bool, bool], list[int]] = {}  # (opening, code) -> conversations
+        for i, c in enumerate(pool):
+            kinds.setdefault((c.turns[0].role == "user", _looks_like_code(c)), []).append(i)
+        for part in kinds.values():
+            rng.shuffle(part)
+        code = kinds.get((True, True), []) + kinds.get((False, True), [])
+        rest = kinds.get((True, False), []) + kinds.get((False, False), [])
+        if not any(self._exchanges(i) for i in code + rest):
             raise ValueError("the conversation pool holds no answered turns")
-        rng.shuffle(code)
-        rng.shuffle(rest)
         self._orders = (code or rest, rest or code)
         self._dealt = [0, 0]
+
+    def _exchanges(self, i: int) -> Chat:
+        if i not in self._chats:  # built on first use: most of a large pool is never dealt
+            self._chats[i] = tuple(
+                Exchange(e.prompt[:MAX_CHARS], e.answer[:MAX_CHARS])
+                for e in self._pool[i].exchanges()
+            )
+        return self._chats[i]
 
     def draw(self, code: bool = False) -> Chat:
         which = 0 if code else 1
         order = self._orders[which]
-        lap, pos = divmod(self._dealt[which], len(order))
-        self._dealt[which] += 1
-        exchanges = self._chats[order[pos]]
-        skip = lap % len(exchanges)
-        return tuple(
-            Exchange(e.prompt[:MAX_CHARS], e.answer[:MAX_CHARS])
-            for e in exchanges[skip : skip + MAX_TURNS]
-        )
+        while True:
+            lap, pos = divmod(self._dealt[which], len(order))
+            self._dealt[which] += 1
+            exchanges = self._exchanges(order[pos])
+            if exchanges:
+                skip = lap % len(exchanges)
+                return exchanges[skip : skip + MAX_TURNS]
 
 
 # -- people -----------------------------------------------------------------------------------
@@ -176,7 +199,7 @@ class Person:
     nat: tuple[str, ...]  # a campus NAT's addresses: every request leaves through one of them
     read_cps: float  # characters per second when reading an answer in full
     type_cps: float
-    adoption: float  # how fast this person moves to a newly released model, per day
+    adoption: float  # per session and day since release, the chance to move to the new model
 
     def ip(self, client: Client, ts: float, rng: random.Random) -> str:
         if self.nat:
@@ -202,13 +225,12 @@ def make_person(
     payment: str | None = None,
     nat: tuple[str, ...] = (),
 ) -> Person:
+    """A person with an account made before the window, one or two clients and addresses."""
     window = ctx.window
+    if created_at is None:
+        created_at = window.start - max(DAY, lognormal(rng, 120 * DAY, 1.0))
     country = country or rng.choice(COUNTRIES)
-    created = window.start - max(DAY, lognormal(rng, 120 * DAY, 1.0))
-    meta = account_meta(
-        rng, created if created_at is None else created_at, channel, country=country,
-        payment=payment,
-    )  # fmt: skip
+    meta = account_meta(rng, created_at, channel, country=country, payment=payment)
     keys = (key_id(ctx, spec, i, 0), key_id(ctx, spec, i, 1))
     sdk = rng.random() < sdk_share
     clients = [_client(rng, keys[0], sdk)]
@@ -227,7 +249,7 @@ def make_person(
         nat=nat,
         read_cps=lognormal(rng, 25.0, 0.35),
         type_cps=lognormal(rng, 3.5, 0.3),
-        adoption=lognormal(rng, 0.15, 0.7),
+        adoption=lognormal(rng, 0.05, 0.8),
     )
 
 
@@ -297,6 +319,7 @@ def replay(
     rng = ctx.rng(*seed)
     window = ctx.window
     clock = -math.inf
+    model = CURRENT_MODEL
     for session in sorted(sessions, key=lambda s: s.start):
         start = session.start
         if start < clock:
@@ -305,11 +328,12 @@ def replay(
                 continue
         client = rng.choices(person.clients, weights=person.client_weights)[0]
         ip = person.ip(client, start, rng)
+        if model != NEW_MODEL:  # once someone moves to the new model, they stay
+            model = window.model_at(start, rng, person.adoption)
         t = start
         for j, chat in enumerate(session.chats):
             if j and _asleep(t, person.tz):
                 break
-            model = window.model_at(t, rng, person.adoption)
             t = yield from _chat(person, client, ip, model, chat, t, window.end, rng)
             if t >= window.end:
                 return

@@ -27,6 +27,7 @@ from distillguard.sim.benign_common import (
     local_midnight,
     lognormal,
     model_latency,
+    pool_share,
 )
 from distillguard.sim.context import SimContext, SourceSpec
 from distillguard.sim.core import DAY, HOUR, MINUTE, SimAccount, SimRequest, TrafficSource
@@ -229,12 +230,13 @@ def _stream(
     rng = ctx.rng(spec.name, "developer", i)
     window = ctx.window
     problems = ctx.bank.humaneval
+    last = window.start
     for day in local_days(window):
         midnight = local_midnight(window, dev.tz, day)
         weekend = is_weekend(midnight + 12 * HOUR, dev.tz)
         if rng.random() > (0.15 if weekend else 0.9):
             continue
-        t = midnight + rng.uniform(8.5, 10.5) * HOUR
+        t = max(last, midnight + rng.uniform(8.5, 10.5) * HOUR)
         stop = midnight + rng.choice((18.0, 18.5, 19.0, 20.0, 22.0)) * HOUR
         lunch = False
         for _ in range(max(1, round(lognormal(rng, dev.tasks_per_day, 0.5)))):
@@ -243,13 +245,12 @@ def _stream(
             if not lunch and t >= midnight + 12 * HOUR:
                 t += rng.uniform(30, 70) * MINUTE
                 lunch = True
-            for request in _run_task(
-                ctx, dev, _task(rng, problems, snippets, dev.pkg), t, rng, rng.choice(dev.keys)
-            ):
+            task = _task(rng, problems, snippets, dev.pkg)
+            for request in _run_task(ctx, dev, task, t, rng, rng.choice(dev.keys)):
                 if not window.start <= request.ts < window.end:
                     break
                 yield request
-                t = request.ts
+                t = last = request.ts
             t += lognormal(rng, 20 * MINUTE, 0.8)  # review the diff, commit, a meeting
 
 
@@ -292,7 +293,7 @@ def coding_agent_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     """
     snippets = [
         m.group(1)
-        for c in ctx.bank.sharegpt("benign")
+        for c in pool_share(ctx, "business")
         for turn in c.turns
         if turn.role == "assistant"
         for m in _CODE_BLOCK.finditer(turn.text)

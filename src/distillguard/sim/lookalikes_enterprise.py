@@ -27,6 +27,7 @@ from distillguard.sim.benign_common import (
     local_days,
     local_hour,
     local_midnight,
+    pool_share,
 )
 from distillguard.sim.context import SimContext, SourceSpec
 from distillguard.sim.core import (
@@ -38,6 +39,7 @@ from distillguard.sim.core import (
     SimRequest,
     SimWindow,
     TrafficSource,
+    stable_id,
 )
 from distillguard.sim.resources import SDK_USER_AGENTS, TZ_OFFSETS, account_meta, public_ipv4_block
 
@@ -220,7 +222,8 @@ class _Company:
     keys: tuple[str, ...]
     ips: tuple[str, ...]  # static addresses in one datacenter /24; the batch host is the first
     user_agent: str
-    data: tuple[Exchange, ...]  # its records, in the order they come in
+    documents: tuple[str, ...]  # its tickets and messages, in the order they come in
+    threads: tuple[Exchange, ...]  # messages with the reply an agent sent, for the reply job
 
 
 def _stream(ctx: SimContext, spec: SourceSpec, i: int, co: _Company) -> Iterator[SimRequest]:
@@ -230,7 +233,10 @@ def _stream(ctx: SimContext, spec: SourceSpec, i: int, co: _Company) -> Iterator
     live = [(t, jobs[2]) for t in _arrivals(rng, ctx.window, co.tz, 0.4 * co.per_day)]
     live += [(t + rng.uniform(1, 4), jobs[3]) for t, _ in live if rng.random() < 0.35]
     for n, (t, job) in enumerate(sorted(batch + live, key=lambda x: x[0])):
-        fields, answer = _record(job, co.data[n % len(co.data)], co.name, rng)
+        record = Exchange(co.documents[n % len(co.documents)], "")
+        if job.name == "reply":
+            record = co.threads[n % len(co.threads)]
+        fields, answer = _record(job, record, co.name, rng)
         body: dict[str, Any] = {
             "model": job.model,
             "messages": [
@@ -247,9 +253,21 @@ def _stream(ctx: SimContext, spec: SourceSpec, i: int, co: _Company) -> Iterator
         yield SimRequest(t, account_id(ctx, spec, i), key, ip, co.user_agent, body, answer)
 
 
-def _company(
-    ctx: SimContext, spec: SourceSpec, i: int, rng: random.Random, data: Sequence[Exchange]
-) -> _Company:
+def _records(
+    ctx: SimContext, i: int, companies: int
+) -> tuple[tuple[str, ...], tuple[Exchange, ...]]:
+    """Company ``i``'s own documents: paragraphs and messages from the business share of the
+    pool, split between the companies so that no two hold the same record."""
+    pool = pool_share(ctx, "business")
+    own = [c for c in pool if int(stable_id(c.id, "owner"), 16) % companies == i] or pool
+    threads = [e for c in own for e in c.exchanges() if 40 <= len(e.prompt) <= 3000]
+    documents = [e.prompt for e in threads] + [
+        p for c in own for e in c.exchanges() for p in e.answer.split("\n\n") if len(p) >= 80
+    ]
+    return tuple(documents), tuple(threads)
+
+
+def _company(ctx: SimContext, spec: SourceSpec, i: int, rng: random.Random) -> _Company:
     opts = spec.options
     per_day = float(opts.get("requests_per_day") or rng.uniform(1500, 3000))
     if spec.requests_per_account:
@@ -257,8 +275,10 @@ def _company(
     block = public_ipv4_block(rng, 24)
     ips = {block.address(rng) for _ in range(int(opts.get("ips") or rng.randint(1, 3)))}
     keys = int(opts.get("keys") or rng.randint(3, 5))
-    records = list(data)
-    rng.shuffle(records)
+    own_documents, own_threads = _records(ctx, i, spec.accounts)
+    documents, threads = list(own_documents), list(own_threads)
+    rng.shuffle(documents)
+    rng.shuffle(threads)
     return _Company(
         name=rng.choice(_COMPANIES),
         tz=0.0,
@@ -266,7 +286,8 @@ def _company(
         keys=tuple(key_id(ctx, spec, i, k) for k in range(keys)),
         ips=tuple(sorted(ips)),
         user_agent=rng.choice(SDK_USER_AGENTS[:7]),
-        data=tuple(records),
+        documents=tuple(documents),
+        threads=tuple(threads),
     )
 
 
@@ -279,8 +300,6 @@ def enterprise_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     ``keys`` (API keys, default 3-5; each job uses its own), ``ips`` (static addresses in one
     datacenter /24, default 1-3).
     """
-    pool = [e for c in ctx.bank.sharegpt("benign") for e in c.exchanges()]
-    data = [e for e in pool if 40 <= len(e.prompt) <= 3000]
     accounts: list[SimAccount] = []
     streams: list[StreamFactory] = []
     for i in range(spec.accounts):
@@ -288,7 +307,7 @@ def enterprise_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
         country = rng.choice(("US", "US", "GB", "DE", "FR", "NL", "JP", "SG", "CA"))
         created = ctx.window.start - rng.uniform(300, 1500) * DAY
         meta = account_meta(rng, created, "enterprise", country=country)
-        company = replace(_company(ctx, spec, i, rng, data), tz=TZ_OFFSETS[country])
+        company = replace(_company(ctx, spec, i, rng), tz=TZ_OFFSETS[country])
         acct = SimAccount(account_id(ctx, spec, i), "legitimate-automation", spec.kind, meta=meta)
         accounts.append(acct)
         streams.append(functools.partial(_stream, ctx, spec, i, company))

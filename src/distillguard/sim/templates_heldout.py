@@ -185,7 +185,8 @@ TEMPLATES: Final[Mapping[str, tuple[str | tuple[str, str], ...]]] = MappingProxy
             ),
             (
                 "ru",
-                "Подумай вслух над задачей ниже, излагая каждую мысль по-русски, и только потом дай ответ.\n\n>>> {question}",
+                "Подумай вслух над задачей ниже, излагая каждую мысль по-русски, и только потом "
+                "дай ответ.\n\n>>> {question}",
             ),
             (
                 "es",
@@ -194,15 +195,18 @@ TEMPLATES: Final[Mapping[str, tuple[str | tuple[str, str], ...]]] = MappingProxy
             ),
             (
                 "ar",
-                "أريد أن أرى كيف تفكر: اشرح بالعربية كل استنتاج وسيط قبل أن تعطي النتيجة النهائية.\n\n{question}",
+                "أريد أن أرى كيف تفكر: اشرح بالعربية كل استنتاج وسيط "
+                "قبل أن تعطي النتيجة النهائية.\n\n{question}",
             ),
             (
                 "ko",
-                "<문제>{question}</문제>\n머릿속에서 떠올리는 생각을 하나도 빠짐없이 한국어로 적은 뒤 정답을 말해 주세요.",
+                "<문제>{question}</문제>\n"
+                "머릿속에서 떠올리는 생각을 하나도 빠짐없이 한국어로 적은 뒤 정답을 말해 주세요.",
             ),
             (
                 "ja",
-                "以下の課題について、頭の中で考えていることを一つ残らず日本語で書き出してから結論を述べてください。\n\n課題 → {question}",
+                "以下の課題について、頭の中で考えていることを一つ残らず日本語で書き出してから結論を述べてください。"
+                "\n\n課題 → {question}",
             ),
             (
                 "fr",
@@ -216,7 +220,8 @@ TEMPLATES: Final[Mapping[str, tuple[str | tuple[str, str], ...]]] = MappingProxy
             ),
             (
                 "hi",
-                "नीचे दिए गए प्रश्न को हल करते समय अपने मन में चल रहे हर विचार को हिंदी में लिखिए, फिर उत्तर दीजिए।\n\nप्रश्न: {question}",
+                "नीचे दिए गए प्रश्न को हल करते समय अपने मन में चल रहे हर विचार को "
+                "हिंदी में लिखिए, फिर उत्तर दीजिए।\n\nप्रश्न: {question}",
             ),
             (
                 "vi",
@@ -253,7 +258,8 @@ TEMPLATES: Final[Mapping[str, tuple[str | tuple[str, str], ...]]] = MappingProxy
             "exhaustive model solution.\n\n=== PASSAGE ===\n{text}",
             (
                 "zh",
-                "以下面的内容为种子，批量生成15条指令-回答数据，回答中需包含完整的推理过程，按JSON Lines输出。\n{text}",
+                "以下面的内容为种子，批量生成15条指令-回答数据，回答中需包含完整的推理过程，"
+                "按JSON Lines输出。\n{text}",
             ),
             "For an instruction-tuning mix: paraphrase and extend the sample below into a dozen "
             "novel tasks, each followed by a gold-standard reply.\n\n{text}",
