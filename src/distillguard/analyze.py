@@ -65,7 +65,7 @@ def analyze(
         if ts < last_ts:
             raise EventError(f"event {count} is older than the one before it; sort the log by ts")
         last_ts = ts
-        engine.process(event)
+        engine.process(event)  # events refused for bad input carry no request: skipped
         if progress is not None:
             progress.update(1)
     out.mkdir(parents=True, exist_ok=True)

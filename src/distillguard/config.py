@@ -91,6 +91,15 @@ class StaticPolicyConfig(_Model):
         return value
 
 
+class DetectionConfig(_Model):
+    """The detection engine in the gateway's path (after the static policy)."""
+
+    enabled: bool = False
+    engine_config: Path | None = Field(
+        default=None, description="Engine YAML (thresholds, weights); defaults without one."
+    )
+
+
 class GatewayConfig(_Model):
     listen: ListenConfig = ListenConfig()
     upstream: UpstreamConfig = UpstreamConfig()
@@ -102,6 +111,7 @@ class GatewayConfig(_Model):
         description="CIDRs of proxies whose X-Forwarded-For is believed.",
     )
     policy: StaticPolicyConfig = StaticPolicyConfig()
+    detection: DetectionConfig = Field(default_factory=lambda: DetectionConfig())
     fail_mode: Literal["open", "closed"] = Field(
         default="closed",
         description="What to do when the decision hook fails: allow (open) or refuse (closed).",
@@ -162,5 +172,12 @@ def resolve_paths(config: GatewayConfig, base_dir: Path) -> GatewayConfig:
         update={
             "event_log": config.event_log.model_copy(update={"path": fix(config.event_log.path)}),
             "auth": config.auth.model_copy(update={"keys_db": fix(config.auth.keys_db)}),
+            "detection": config.detection.model_copy(
+                update={
+                    "engine_config": fix(config.detection.engine_config)
+                    if config.detection.engine_config
+                    else None
+                }
+            ),
         }
     )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from distillguard.campaigns.linker import CampaignStats, LinkConfig, Linker
 from distillguard.detectors.base import Detector, Signal, signal_of
+from distillguard.detectors.metadata import MetadataDetector, MetadataState
 from distillguard.detectors.registry import REGISTRY
 from distillguard.detectors.template import TemplateState
 from distillguard.events import Event
@@ -107,7 +108,12 @@ class Engine:
         self.events = 0
 
     # the pipeline -------------------------------------------------------------------
-    def process(self, event: Event) -> Verdict:
+    def process(self, event: Event) -> Verdict | None:
+        """Fold one event in; None for an event that carries no request to judge (refused by
+        the gateway for bad input or a bad key before it was read)."""
+        messages = (event.get("request") or {}).get("messages")
+        if not messages:
+            return None
         return self.process_features(extract(event, self.matcher))
 
     def process_features(self, f: RequestFeatures) -> Verdict:
@@ -161,6 +167,9 @@ class Engine:
         pop = self.population
         values = {d.name: d.value(record.states[d.name], pop) for d in self.detectors}
         own = account_score(values, record.requests, cfg)
+        meta = record.states.get("metadata")
+        if isinstance(meta, MetadataState):
+            own *= MetadataDetector.trust(meta)
         if record.indicator_hits:
             # Matching a flagged campaign's own scaffold: the hydra growing a head.
             content = max((values.get(n, 0.0) for n in cfg.content_weights), default=0.0)
@@ -249,16 +258,26 @@ class Engine:
 
     # the gateway's decision hook -------------------------------------------------------
     def decide(self, ctx: RequestContext) -> Decision:
-        record = self.accounts.get(ctx.account_id)
-        if record is None or not self.is_flagged(ctx.account_id):
-            return ALLOW
-        campaign, _ = self.campaign(ctx.account_id)
+        """Score the request itself before it is forwarded (a verdict at request k may use
+        request k), so a flagged campaign's new account is refused on its first request."""
+        verdict = self.process(
+            {
+                "ts": ctx.ts,
+                "request_id": ctx.request_id,
+                "account_id": ctx.account_id,
+                "api_key_id": ctx.api_key_id,
+                "ip": ctx.ip,
+                "user_agent": ctx.user_agent,
+                "model": ctx.model,
+                "request": ctx.body,
+            }
+        )
+        if verdict is None or not verdict.flagged:
+            return ALLOW if verdict is None else Decision("allow", verdict.score)
         return Decision(
-            self.config.gateway_action,
-            record.score,
-            record.reasons or self.explain(ctx.account_id),
-            campaign,
+            self.config.gateway_action, verdict.score, verdict.reasons, verdict.campaign_id
         )
 
     def observe(self, event: Event) -> None:
-        self.process(event)
+        """The request was already judged in ``decide``; nothing more to learn from the answer."""
+        return None

@@ -577,3 +577,70 @@ async def test_relay_ends_a_broken_stream_with_an_error_chunk() -> None:
     bodies, draft = await relay([SSE[:70]], wants_usage=False, fail=True)
     assert bodies[-1].startswith(b'data: {"error":')
     assert draft.status == 502 and draft.content == "Hel"
+
+
+class Endless(httpx.AsyncByteStream):
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            yield b'data: {"choices":[{"index":0,"delta":{"content":"w "}}]}\n\n'
+            await asyncio.sleep(0.01)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def endless_relay(finished: list[EventDraft]) -> tuple[StreamRelay, Endless]:
+    draft = EventDraft(
+        ts=0.0, started=time.perf_counter(), request_id="r", endpoint="/", ip="", user_agent=""
+    )
+    stream = Endless()
+    response = httpx.Response(200, stream=stream)
+    return StreamRelay(
+        response, draft, finished.append, client_wants_usage=False, headers={}
+    ), stream
+
+
+async def test_relay_stops_and_records_a_client_that_leaves() -> None:
+    finished: list[EventDraft] = []
+    relay_, stream = endless_relay(finished)
+    sends = 0
+    left = asyncio.Event()
+
+    async def receive() -> Message:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 4:
+            left.set()
+
+    await asyncio.wait_for(relay_({"type": "http"}, receive, send), 3)
+    (draft,) = finished
+    assert draft.client_disconnected and draft.status == 499
+    assert draft.content is not None and draft.content.startswith("w w ")
+    assert stream.closed
+
+
+async def test_relay_lets_other_cancellations_through_and_still_records() -> None:
+    finished: list[EventDraft] = []
+    relay_, stream = endless_relay(finished)
+
+    async def receive() -> Message:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    task = asyncio.create_task(relay_({"type": "http"}, receive, send))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (draft,) = finished
+    assert not draft.client_disconnected and stream.closed

@@ -45,6 +45,9 @@ SIZES: dict[str, tuple[int, int | None]] = {
     "evasive": (12, None),
 }
 ROLES = {"system", "developer", "user", "assistant", "tool"}
+SCORE_ASK = re.compile(
+    r"score|rate|rating|points|grade|judge|assess|evaluat|how good|ten-point|打分|оцени", re.I
+)
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
@@ -80,9 +83,7 @@ def _run(ctx: SimContext, kind: str, *, default_volume: bool = False, **options:
 @pytest.fixture(scope="module")
 def runs(data: DataBank) -> dict[tuple[str, TemplateBank], Run]:
     return {
-        (kind, tb): _run(_ctx(data, tb), kind)
-        for tb in ("tuning", "heldout")
-        for kind in FACTORIES
+        (kind, tb): _run(_ctx(data, tb), kind) for tb in ("tuning", "heldout") for kind in FACTORIES
     }
 
 
@@ -275,7 +276,7 @@ def test_reasoning_harvest_elicits_cot_single_turn_with_fixed_params(
 ) -> None:
     run = runs[("reasoning-harvest", tb)]
     reqs = run.requests
-    cot = ("reasoning-harvest", "cot-reconstruction")
+    cot: tuple[Purpose, ...] = ("reasoning-harvest", "cot-reconstruction")
     assert sum(_from(tb, cot, _last_user(r)) for r in reqs) >= 0.8 * len(reqs)
     assert all(len(_user_texts(r)) == 1 for r in reqs)
     assert not any(m["role"] == "assistant" for r in reqs for m in r.body["messages"])
@@ -327,8 +328,7 @@ def test_rubric_grading_prompts_carry_rubric_and_score_request(
     for r in reqs:
         text = _last_user(r)
         assert "Scale: 1 = unacceptable" in text and "10" in text
-        assert re.search(r"score|rate|rating|points|grade|judge|assess|evaluat|how good|打分|оцени",
-                         text, re.I)  # fmt: skip
+        assert SCORE_ASK.search(text)
         verdict = json.loads(r.answer)
         assert 1 <= next(iter(verdict.values())) <= 10
         assert to_event(r, None)["response"]["completion_tokens"] < 100
@@ -385,6 +385,9 @@ def test_hydra_small_mixed_accounts_sharing_infrastructure_in_waves(
     cards = Counter(a.meta["payment_fingerprint"] for a in run.accounts)
     assert len(cards) <= len(run.accounts) // 10 and min(cards.values()) >= 2
     assert len({r.user_agent for r in run.requests}) >= 8
+    # Accounts are created in batches: a few signup bursts of about an hour or two each.
+    bursts = {round(a.meta["created_at"] / (6 * HOUR)) for a in run.accounts}
+    assert len(bursts) <= len(run.accounts) // 20 + 2
     # One scaffold network-wide, fired in synchronised waves.
     harvest = [r for r in run.requests if r.harvest]
     purposes: tuple[Purpose, ...] = ("reasoning-harvest", "agentic-coding")
@@ -454,6 +457,7 @@ def test_evasive_has_no_shared_skeleton_and_looks_human(
     assert all(30 <= len(v) <= 150 for v in per.values())
     cards = {a.meta["payment_fingerprint"] for a in run.accounts}
     assert len(cards) >= 0.8 * len(run.accounts)
+    assert all(a.meta["created_at"] < START - 14 * DAY for a in run.accounts)  # aged accounts
     assert max(_shared_blocks(run).values()) <= 2
     tz = {a.account_id: a for a in run.accounts}
     from distillguard.sim.resources import TZ_OFFSETS

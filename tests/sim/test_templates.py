@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Set
 
 import pytest
 
@@ -44,7 +45,7 @@ def _chars(text: str) -> set[str]:
     return {t[i : i + 6] for i in range(len(t) - 5)}
 
 
-def _jaccard(a: set[object], b: set[object]) -> float:
+def _jaccard(a: Set[object], b: Set[object]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
@@ -91,8 +92,11 @@ def test_templates_do_what_their_purpose_says(name: BankName) -> None:
     for purpose in REASONING_PURPOSES:
         for template in b.get(purpose):
             assert COT_CUE.search(template.text), (purpose, template.text)
+    score_ask = re.compile(
+        r"score|rate|rating|points|grade|judge|assess|evaluat|how good|ten-point|打分|оцени", re.I
+    )
     for template in b.get("rubric-grading"):
-        assert "10" in template.text, template.text
+        assert "10" in template.text and score_ask.search(template.text), template.text
     langs = {t.lang for t in b.get("multilingual-reasoning")}
     assert len(langs - {"en", "*"}) >= 6
     assert sum(t.lang == "zh" for t in b.get("censorship-rewrite")) >= 4

@@ -33,11 +33,16 @@ class TimingState:
 
 
 def quiet_share(hours: list[int]) -> float:
+    """Share of traffic in the quietest run of QUIET_HOURS consecutive hours (cyclic)."""
     total = sum(hours)
     if total == 0:
         return 0.0
-    window = min(sum(hours[(h + k) % 24] for k in range(QUIET_HOURS)) for h in range(24))
-    return window / total
+    window = sum(hours[:QUIET_HOURS])
+    quietest = window
+    for h in range(1, 24):  # slide the window one hour: add the new hour, drop the old
+        window += hours[(h + QUIET_HOURS - 1) % 24] - hours[h - 1]
+        quietest = min(quietest, window)
+    return quietest / total
 
 
 class TimingDetector:

@@ -62,11 +62,14 @@ def run_once(
     detect = 0.0
     events = 0
     for event, req in world.events():
-        # The gateway decides before serving: what counts is the state before this request.
-        already = engine.is_flagged(req.account_id)
+        # The gateway scores a request before forwarding it (its hook runs the engine on the
+        # request), so the verdict that includes this request decides whether it is served.
         t0 = time.perf_counter()
         verdict = engine.process(event)
         detect += time.perf_counter() - t0
+        if verdict is None:
+            continue
+        served = not verdict.flagged
         events += 1
         out = outcomes[req.account_id]
         if out.requests == 0:
@@ -74,7 +77,7 @@ def run_once(
         out.requests += 1
         if req.harvest:
             out.harvest_requests += 1
-            if not already:
+            if served:
                 out.harvest_leaked += 1
                 out.pairs_leaked += 1
                 response = event["response"]

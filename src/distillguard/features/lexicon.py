@@ -49,9 +49,10 @@ LANG_DEMAND: Final = re.compile(
 RUBRIC: Final = re.compile(
     r"\brubric\b|(score|rate|grade)\s+(the\s+|this\s+|each\s+|following\s+)?"
     r"(response|answer|completion|output|reply|candidate|submission)"
-    r"|(on\s+a\s+scale|scale\s+of|from)\s+(of\s+)?0?\d\s*(to|-|–)\s*\d+"
+    r"|(on\s+a\s+scale|scale)\s+(of\s+|from\s+)?0?\d\s*(to|-|–)\s*\d+"
+    r"|(score|rating|grade)\s+(it\s+)?(from|between)\s+0?\d\s*(to|and|-|–)\s*\d+"
     r"|which\s+(response|answer|completion)\s+is\s+better|reward\s+(model|score)"
-    r"|\bscore\s*[:：]|evaluation\s+criteria|grading\s+criteria|评分|打分|оцени",
+    r"|evaluation\s+criteria|grading\s+criteria|评分|打分|оцени"
 )
 REWRITE_SAFE: Final = re.compile(
     r"(politically|culturally)\s+(sensitive|safe|neutral|appropriate|correct)"

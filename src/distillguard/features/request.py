@@ -6,6 +6,7 @@ batch ``analyze`` path and the evaluation.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,7 @@ class RequestFeatures:
         return "cot_strong" in self.families or "cot_weak" in self.families
 
 
+@functools.lru_cache(maxsize=65536)
 def network_of(ip: str) -> str:
     try:
         addr = ipaddress.ip_address(ip)
@@ -122,9 +124,10 @@ def extract(event: Event, matcher: Matcher) -> RequestFeatures:
     families = matcher.match(lowered) if lowered else frozenset()
     system = system_text(messages)
     tools = bool(request.get("tools") or request.get("functions"))
-    tool_results = any(isinstance(m, dict) and m.get("role") == "tool" for m in messages)
-    images = _has_images(messages)
-    has_history = any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
+    roles = {m.get("role") for m in messages if isinstance(m, dict)}
+    tool_results = "tool" in roles
+    has_history = "assistant" in roles
+    images = _has_images(messages[-2:])  # the newest turn carries the new screenshot
     temperature = request.get("temperature")
     temp = float(temperature) if isinstance(temperature, int | float) else None
     logprobs = request.get("logprobs") is True
@@ -148,7 +151,7 @@ def extract(event: Event, matcher: Matcher) -> RequestFeatures:
         n_messages=len(messages),
         has_history=has_history,
         tool_results=tool_results,
-        prompt_hash=h64(" ".join(lowered.split())),
+        prompt_hash=h64(lowered.strip()),
         skeleton_hash=h64(" ".join(skel.split())),
         segments=segment_hashes(skel),
         system_hash=h64(system) if system else 0,

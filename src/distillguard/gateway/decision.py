@@ -71,3 +71,22 @@ class AllowAll:
 
     def observe(self, event: Event) -> None:
         return None
+
+
+class ChainedHook:
+    """Hooks in order: the first that refuses or marks the request decides; all observe."""
+
+    def __init__(self, hooks: list[DecisionHook]):
+        self.hooks = hooks
+
+    def decide(self, ctx: RequestContext) -> Decision:
+        decision = ALLOW
+        for hook in self.hooks:
+            decision = hook.decide(ctx)
+            if decision.action != "allow":
+                return decision
+        return decision
+
+    def observe(self, event: Event) -> None:
+        for hook in self.hooks:
+            hook.observe(event)

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 from distillguard.config import GatewayConfig
 from distillguard.gateway.app import create_gateway_app
+from distillguard.gateway.decision import ChainedHook, DecisionHook
 from distillguard.policy.static import StaticPolicy
 
 
@@ -34,8 +35,18 @@ def serve_app(app: ASGIApp, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, **uvicorn_options())
 
 
+def build_hook(config: GatewayConfig) -> DecisionHook:
+    """The static policy, followed by the detection engine when it is enabled."""
+    static = StaticPolicy(config.policy)
+    if not config.detection.enabled:
+        return static
+    from distillguard.engine import Engine, load_engine_config
+
+    return ChainedHook([static, Engine(load_engine_config(config.detection.engine_config))])
+
+
 def run_gateway(config: GatewayConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    app = create_gateway_app(config, hook=StaticPolicy(config.policy))
+    app = create_gateway_app(config, hook=build_hook(config))
     serve_app(app, config.listen.host, config.listen.port)

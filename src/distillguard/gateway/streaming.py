@@ -3,13 +3,18 @@
 A disconnect cancels the relay, which closes the upstream response (so the model stops
 generating) and records ``client_disconnected`` on the event. A stream the upstream breaks
 mid-way ends with ``data: {"error": ...}`` as the OpenAI API does.
+
+Each socket write costs the gateway more than parsing the lines it carries, so the relay sends
+once per upstream read (not once per SSE line) and holds a final ``[DONE]`` back to go out with
+the end of the response. The disconnect watcher is a plain asyncio task: the gateway runs on
+asyncio, and an anyio task group cost ~0.1 ms per stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-import anyio
 import httpx
 import orjson
 from starlette.responses import Response
@@ -54,56 +59,63 @@ class StreamRelay(Response):
         draft.forwarded = True
         draft.streamed = True
         draft.status = 200
+        relay = asyncio.current_task()
+        if relay is None:
+            raise RuntimeError("StreamRelay runs in an asyncio task")
+        watcher = asyncio.get_running_loop().create_task(self._watch(receive, relay))
         try:
-            async with anyio.create_task_group() as tg:
-
-                async def watch_disconnect() -> None:
-                    while True:
-                        message = await receive()
-                        if message["type"] == "http.disconnect":
-                            # After the last byte the server reports a disconnect as well.
-                            draft.client_disconnected = not self._complete
-                            tg.cancel_scope.cancel()
-                            return
-
-                tg.start_soon(watch_disconnect)
-                await self._relay(send)
-                tg.cancel_scope.cancel()
+            await self._relay(send)
+        except asyncio.CancelledError:
+            # The watcher's cancellation ends the relay quietly; anyone else's propagates.
+            if not draft.client_disconnected or relay.uncancel() > 0:
+                raise
         finally:
-            with anyio.CancelScope(shield=True):
+            watcher.cancel()
+            try:
                 await self.upstream.aclose()
-            if draft.client_disconnected:
-                draft.status = 499
-                draft.error_code = "client_disconnected"
-                draft.error_message = "The client closed the connection mid-stream."
-            if self._content:
-                draft.content = "".join(self._content)
-            if self._reasoning:
-                draft.reasoning_content = "".join(self._reasoning)
-            self.finish(draft)
+            finally:
+                if draft.client_disconnected:
+                    draft.status = 499
+                    draft.error_code = "client_disconnected"
+                    draft.error_message = "The client closed the connection mid-stream."
+                if self._content:
+                    draft.content = "".join(self._content)
+                if self._reasoning:
+                    draft.reasoning_content = "".join(self._reasoning)
+                self.finish(draft)
+
+    async def _watch(self, receive: Receive, relay: asyncio.Task[object]) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                # After the last byte the server reports a disconnect as well.
+                if not self._complete:
+                    self.draft.client_disconnected = True
+                    relay.cancel()
+                return
 
     async def _relay(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        partial = b""
+        partial = held = b""
         try:
-            # One send per upstream read, not per SSE line: each send is a socket write.
             async for data in self.upstream.aiter_bytes():
                 if b"\r" in data:  # SSE allows CRLF and CR endings; empty lines are skipped
                     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
                 lines = (partial + data).split(b"\n")
                 partial = lines.pop()  # the line still being received
-                out = b"".join([o for o in map(self._on_line, lines) if o])
-                if out:
+                out = held + b"".join([o for o in map(self._on_line, lines) if o])
+                held = out if out.endswith(_DONE) else b""
+                if out and not held:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
         except httpx.HTTPError as exc:
             err = upstream_unreachable(exc)
             self.draft.fail(err.status, err.code, err.message)
-            payload = b"data: " + orjson.dumps(err.envelope()) + b"\n\n"
+            payload = held + b"data: " + orjson.dumps(err.envelope()) + b"\n\n"
             self._complete = True
             await send({"type": "http.response.body", "body": payload, "more_body": False})
             return
         self._complete = True
-        last = self._on_line(partial) or b""  # a last line without its line break
+        last = held + (self._on_line(partial) or b"")  # a last line may lack its line break
         await send({"type": "http.response.body", "body": last, "more_body": False})
 
     def _on_line(self, line: bytes) -> bytes | None:

@@ -24,7 +24,7 @@ class ScoringConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     content_weights: dict[str, float] = Field(
-        default_factory=lambda: {"elicitation": 1.0, "parameters": 1.0, "capability": 0.6}
+        default_factory=lambda: {"elicitation": 1.0, "parameters": 1.0, "capability": 0.45}
     )
     behaviour_weights: dict[str, float] = Field(
         default_factory=lambda: {

@@ -145,6 +145,7 @@ _THINK_EN = (
     "Let me make sure I haven't dropped anything.",
     "I think the approach is right.",
 )
+_LEADS = ("So", "Then", "Next", "Checking")
 
 
 def simulated_reasoning(
@@ -152,18 +153,22 @@ def simulated_reasoning(
 ) -> str:
     """A raw "thinking" trace built from the item's own answer lines and stock phrases."""
     phrases = lang(code)
-    topic = " ".join(item.question.split()[:14])
     out = [phrases.opening]
+    n = rng.randint(*sentences)
     if code == "en":
-        out.append(f"The question is about: {topic}.")
-    lines = [ln.strip() for ln in item.answer.splitlines() if ln.strip()][:40]
-    for _ in range(rng.randint(*sentences)):
-        if code == "en" and lines and rng.random() < 0.55:
-            out.append(f"{rng.choice(('So', 'Then', 'Next', 'Checking'))}: {rng.choice(lines)}")
-        elif code == "en":
-            out.append(rng.choice(_THINK_EN))
-        else:
-            out.append(rng.choice(phrases.thoughts))
+        out.append(f"The question is about: {' '.join(item.question.split()[:14])}.")
+        # Batched draws: this runs for most harvest requests, so it must stay cheap.
+        lines = [ln.strip() for ln in item.answer[:4000].splitlines() if ln.strip()]
+        k = n // 2 if lines else 0
+        recalled = [
+            f"{lead}: {line}"
+            for lead, line in zip(rng.choices(_LEADS, k=k), rng.choices(lines, k=k), strict=True)
+        ]
+        musings = rng.choices(_THINK_EN, k=n - k)
+        out += [s for pair in zip(musings, recalled, strict=False) for s in pair]
+        out += musings[len(recalled) :]
+    else:
+        out += rng.choices(phrases.thoughts, k=n)
     if item.gold:
         out.append(phrases.final.replace("{gold}", item.gold))
     sep = "" if code in ("zh", "ja") else " "

@@ -112,11 +112,8 @@ def rubric_grading(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     templates = tb.sample(crng, "rubric-grading", opt_int(spec, "templates", 1))
     rubrics = [make_rubric(crng, tb.name) for _ in range(max(1, opt_int(spec, "rubrics", 2)))]
     system = tb.pick(crng, "system-prompt").text if crng.random() < 0.5 else None
-    params = {
-        "temperature": 0.0,
-        "max_tokens": opt_int(spec, "max_tokens", crng.choice((200, 256, 300, 512))),
-        "response_format": {"type": "json_object"} if opt_bool(spec, "json_mode", True) else None,
-    }
+    max_tokens = opt_int(spec, "max_tokens", crng.choice((200, 256, 300, 512)))
+    json_mode = opt_bool(spec, "json_mode", True)
     pairs = Lazy(lambda: sharegpt_items(ctx, "attack"))
 
     def stream(p: Persona) -> Iterator[SimRequest]:
@@ -137,7 +134,13 @@ def rubric_grading(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
                 api_key_id=p.key(rng),
                 ip=p.ip(rng),
                 user_agent=p.agent(rng),
-                body=body(pick_model(ctx, spec, rng, ts), messages, **params),
+                body=body(
+                    pick_model(ctx, spec, rng, ts),
+                    messages,
+                    temperature=0.0,
+                    max_tokens=max_tokens,
+                    response_format={"type": "json_object"} if json_mode else None,
+                ),
                 answer=verdict(rng, rubric, template.text),
                 harvest=True,
             )

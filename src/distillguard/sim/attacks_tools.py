@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
 from distillguard.sim.attacks_content import (
@@ -42,66 +43,78 @@ from distillguard.sim.core import SimRequest, TrafficSource
 from distillguard.sim.templates import bank
 
 
-def _fn(name: str, description: str, **props: str) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": description,
-            "parameters": {
-                "type": "object",
-                "properties": {k: {"type": "string", "description": v} for k, v in props.items()},
-                "required": list(props),
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function tool; bodies get a fresh definition each, so no request shares a dict."""
+
+    name: str
+    description: str
+    params: tuple[tuple[str, str], ...]  # (name, description), all strings, all required
+
+    def definition(self) -> dict[str, Any]:
+        properties = {k: {"type": "string", "description": v} for k, v in self.params}
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": {
+                    "type": "object",
+                    "properties": properties,
+                    "required": [k for k, _ in self.params],
+                },
             },
-        },
-    }
+        }
 
 
 # Tool sets as agent frameworks commonly declare them; a campaign uses one throughout.
 TOOLSETS: Final = (
     (
-        _fn("read_file", "Read a file from the workspace.", path="File path"),
-        _fn("write_file", "Write a file.", path="File path", content="Full file content"),
-        _fn("run_tests", "Run the test suite and return the output.", target="Test path"),
-        _fn("list_dir", "List a directory.", path="Directory path"),
+        Tool("read_file", "Read a file from the workspace.", (("path", "File path"),)),
+        Tool("write_file", "Write a file.", (("path", "File path"), ("content", "File content"))),
+        Tool("run_tests", "Run the test suite and return the output.", (("target", "Test path"),)),
+        Tool("list_dir", "List a directory.", (("path", "Directory path"),)),
     ),
     (
-        _fn("bash", "Run a shell command.", command="The command"),
-        _fn(
+        Tool("bash", "Run a shell command.", (("command", "The command"),)),
+        Tool(
             "str_replace_editor",
             "View or edit files.",
-            command="view|create|str_replace",
-            path="File path",
-            new_str="New text",
+            (
+                ("command", "view|create|str_replace"),
+                ("path", "File path"),
+                ("new_str", "New text"),
+            ),
         ),
     ),  # fmt: skip
     (
-        _fn("execute_python", "Execute Python code and return stdout.", code="Python source"),
-        _fn("search_code", "Search the repository.", query="Search query"),
-        _fn("apply_patch", "Apply a unified diff.", patch="The diff"),
-        _fn("run_tests", "Run the tests.", target="Test path"),
+        Tool("execute_python", "Execute Python code, return stdout.", (("code", "Python source"),)),
+        Tool("search_code", "Search the repository.", (("query", "Search query"),)),
+        Tool("apply_patch", "Apply a unified diff.", (("patch", "The diff"),)),
+        Tool("run_tests", "Run the tests.", (("target", "Test path"),)),
     ),
 )
-COMPUTER_TOOL: Final = _fn(
+COMPUTER_TOOL: Final = Tool(
     "computer",
     "Control the mouse and keyboard of a desktop.",
-    action="click|double_click|type|key|scroll|screenshot",
-    coordinate="x,y in pixels",
-    text="Text to type or key to press",
+    (
+        ("action", "click|double_click|type|key|scroll|screenshot"),
+        ("coordinate", "x,y in pixels"),
+        ("text", "Text to type or key to press"),
+    ),
 )
 
 
-def _call(rng: random.Random, tool: dict[str, Any], item: Item) -> dict[str, Any]:
-    fn = tool["function"]
+def _call(rng: random.Random, tool: Tool, item: Item) -> dict[str, Any]:
     path = f"src/{item.gold or 'solution'}.py"
-    args = {k: path if k in ("path", "target") else "" for k in fn["parameters"]["properties"]}
+    args = {k: path if k in ("path", "target") else "" for k, _ in tool.params}
     call_id = "call_" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=24))
-    function = {"name": fn["name"], "arguments": json.dumps(args)}
+    function = {"name": tool.name, "arguments": json.dumps(args)}
     return {"id": call_id, "type": "function", "function": function}
 
 
 def fabricated_transcript(
-    rng: random.Random, tools: tuple[dict[str, Any], ...], item: Item
+    rng: random.Random, tools: tuple[Tool, ...], item: Item
 ) -> list[dict[str, Any]]:
     """Assistant tool calls and invented tool results, all written by the sender in one request."""
     out: list[dict[str, Any]] = []
@@ -136,7 +149,6 @@ def agentic_coding(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     tools = crng.choice(TOOLSETS)
     system = tb.pick(crng, "system-prompt").text if crng.random() < 0.7 else None
     params = {
-        "tools": list(tools),
         "tool_choice": spec.options.get("tool_choice", crng.choice(("auto", "required"))),
         "temperature": crng.choice((0.0, 0.2)),
         "max_tokens": opt_int(spec, "max_tokens", crng.choice((4096, 8192))),
@@ -166,7 +178,12 @@ def agentic_coding(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
                 api_key_id=p.key(rng),
                 ip=p.ip(rng),
                 user_agent=p.agent(rng),
-                body=body(pick_model(ctx, spec, rng, ts), with_system(system, messages), **params),
+                body=body(
+                    pick_model(ctx, spec, rng, ts),
+                    with_system(system, messages),
+                    tools=[t.definition() for t in tools],
+                    **params,
+                ),
                 answer=plan + item.answer,
                 reasoning=simulated_reasoning(rng, item) if thinks else "",
                 harvest=True,
@@ -179,7 +196,7 @@ COMPUTER_OPTIONS = frozenset({"templates", "trajectory_share", "tools_share", "m
 _ACTIONS = ("click", "double_click", "type", "scroll", "key")
 # Where on the desktop the harvested request is to be carried out (goals are ShareGPT requests).
 _SETTINGS = ("", "In the web browser, ", "Using the open text editor, ", "In the terminal, ",
-             "In the IDE window, ", "Using the spreadsheet app, ", "On the open web page, ")  # fmt: skip
+             "In the IDE window, ", "Using the spreadsheet app, ", "On the web page, ")  # fmt: skip
 
 
 def _screen(rng: random.Random, text: str) -> list[dict[str, Any]]:
@@ -242,7 +259,7 @@ def computer_use(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
                 messages.append({"role": "user", "content": _screen(rng, "Done. New screen:")})
             params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": 0.0}
             if rng.random() < tools_share:
-                params["tools"] = [COMPUTER_TOOL]
+                params["tools"] = [COMPUTER_TOOL.definition()]
             action = _action(rng, goal.question)
             yield SimRequest(
                 ts=ts,

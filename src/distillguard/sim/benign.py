@@ -34,8 +34,9 @@ def _channel(rng: random.Random) -> str:
 
 
 def _people(
-    ctx: SimContext, spec: SourceSpec, habits: Habits, cap: float, share: str
+    ctx: SimContext, spec: SourceSpec, habits: Habits, volume: tuple[float, float], share: str
 ) -> TrafficSource:
+    """``volume``: the range of a person's volume, as multiples of the mean."""
     deck = ChatDeck(pool_share(ctx, share), ctx.rng(spec.name, "deck"))
     mean = spec.requests_per_account or habits.mean_requests
     accounts: list[SimAccount] = []
@@ -43,8 +44,8 @@ def _people(
     for i in range(spec.accounts):
         rng = ctx.rng(spec.name, "person", i)
         person = make_person(ctx, spec, i, rng, channel=_channel(rng), sdk_share=habits.sdk_share)
-        volume = draw_volume(rng, habits, mean, cap * mean)
-        sessions = plan_sessions(rng, deck, habits, volume, ctx.window, person.tz)
+        budget = draw_volume(rng, habits, mean, volume[0] * mean, volume[1] * mean)
+        sessions = plan_sessions(rng, deck, habits, budget, ctx.window, person.tz)
         accounts.append(person.account)
         streams.append(functools.partial(replay, ctx, (spec.name, "replay", i), person, sessions))
     return MergedSource(accounts, streams)
@@ -56,17 +57,17 @@ def human_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     ``requests_per_account``: mean requests per person over the window (default 30; each
     person's volume is lognormal around it, capped at 25x). No options.
     """
-    return _people(ctx, spec, _HUMAN, cap=25.0, share="human")
+    return _people(ctx, spec, _HUMAN, volume=(0.0, 25.0), share="human")
 
 
 def heavy_human_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     """Power users: 10-30x a typical person's volume in long sessions, half of it about code,
     still on a human clock (they sleep).
 
-    ``requests_per_account``: mean per person over the window (default 650, capped at 2.3x,
-    i.e. ~1,500). No options.
+    ``requests_per_account``: mean per person over the window (default 650; each person's
+    volume is within 0.5x-2.3x of it, i.e. ~325-1,500). No options.
     """
-    return _people(ctx, spec, _HEAVY, cap=2.3, share="heavy-human")
+    return _people(ctx, spec, _HEAVY, volume=(0.5, 2.3), share="heavy-human")
 
 
 FACTORIES: dict[str, SourceFactory] = {

@@ -64,13 +64,15 @@ def _assignments(ctx: SimContext, spec: SourceSpec, deck: ChatDeck, count: int) 
     """Homework questions several students will paste: reasoning-gym problems and short
     ShareGPT questions, dealt from the deck so no one also asks them on their own."""
     seed = int(stable_id(ctx.seed, spec.name, "assignments"), 16) % 2**31
-    tasks = ctx.bank.reasoning_tasks("gsm_symbolic", count // 2, seed)
+    tasks = ctx.bank.reasoning_tasks("gsm_symbolic", count // 2, seed) if count > 1 else ()
     out: list[Chat] = [(Exchange(t["question"], worked_answer(t["answer"])),) for t in tasks]
-    while len(out) < count:
+    for _ in range(100 * count):  # short questions; a pool without any gives up eventually
+        if len(out) >= count:
+            break
         chat = deck.draw()
         if len(chat[0].prompt) <= 600:
             out.append(chat[:1])
-    return out
+    return out or [deck.draw()[:1]]
 
 
 def _rushes(
@@ -116,7 +118,7 @@ def campus_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     one /24, class-hours timing with deadline and lab rushes when many are on at once, and some
     first prompts shared because students paste the same assignment. Otherwise each student has
     their own conversations. ``requests_per_account``: mean per student (default 22).
-    Options: ``nat_ips`` (1-3, default random), ``country`` (default random),
+    Options: ``nat_ips`` (default 1-3), ``country`` (a key of ``TZ_OFFSETS``, default random),
     ``assignments`` (shared questions, default 6), ``shared_payment`` (one university card
     for everyone, default false).
     """
@@ -124,9 +126,11 @@ def campus_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     window = ctx.window
     opts = spec.options
     country = str(opts.get("country") or rng.choice(("US", "GB", "DE", "IN", "KR", "CA", "AU")))
+    if country not in TZ_OFFSETS:
+        raise ValueError(f"campus country {country!r} unknown; known: {', '.join(TZ_OFFSETS)}")
     tz = TZ_OFFSETS[country]
     block = public_ipv4_block(rng, 24)
-    nat_count = int(opts.get("nat_ips") or rng.randint(1, 3))
+    nat_count = min(max(1, int(opts.get("nat_ips") or rng.randint(1, 3))), 64)
     nat: set[str] = set()
     while len(nat) < nat_count:
         nat.add(block.address(rng))
@@ -150,7 +154,7 @@ def campus_source(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             country=country, created_at=created, nat=nat_ips,
             payment=payment if opts.get("shared_payment") else None,
         )  # fmt: skip
-        chats = draw_chats(srng, deck, _STUDENT, draw_volume(srng, _STUDENT, mean, 20 * mean))
+        chats = draw_chats(srng, deck, _STUDENT, draw_volume(srng, _STUDENT, mean, 0, 20 * mean))
         sessions = [_rush_session(srng, r, chats) for r in rushes if srng.random() < r.join]
         sessions = [s for s in sessions if s.chats]
         groups = group_sessions(srng, chats, _STUDENT.chats_per_session)

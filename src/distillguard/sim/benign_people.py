@@ -358,9 +358,10 @@ class Habits:
     weekday_curve: tuple[float, ...] = WEEKDAY_CURVE
 
 
-def draw_volume(rng: random.Random, habits: Habits, mean: float, cap: float) -> int:
+def draw_volume(rng: random.Random, habits: Habits, mean: float, lo: float, hi: float) -> int:
+    """A person's requests over the window: lognormal around ``mean``, within [lo, hi]."""
     median = mean * math.exp(-(habits.volume_sigma**2) / 2)
-    return max(1, round(min(cap, lognormal(rng, median, habits.volume_sigma))))
+    return max(1, round(min(hi, max(lo, lognormal(rng, median, habits.volume_sigma)))))
 
 
 def draw_chats(rng: random.Random, deck: ChatDeck, habits: Habits, budget: int) -> list[Chat]:

@@ -264,6 +264,8 @@ def _records(
     documents = [e.prompt for e in threads] + [
         p for c in own for e in c.exchanges() for p in e.answer.split("\n\n") if len(p) >= 80
     ]
+    if not threads:
+        raise ValueError("the business share of the ShareGPT pool is empty; load more of it")
     return tuple(documents), tuple(threads)
 
 

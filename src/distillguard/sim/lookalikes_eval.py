@@ -193,7 +193,9 @@ def _run_times(ctx: SimContext, harness: Harness, runs: int, rng: random.Random)
     window = ctx.window
     days = local_days(window)
     times: list[float] = []
-    while len(times) < runs:
+    for _ in range(1000 * runs):  # a window too short for a run gets none
+        if len(times) >= runs:
+            break
         t = local_midnight(window, harness.tz, rng.choice(days))
         t += pick_hour(rng, _RUN_HOURS) * HOUR
         weekend_off = is_weekend(t, harness.tz) and rng.random() < 0.7

@@ -1,0 +1,1 @@
+"""Reports readable offline: Markdown tables and self-contained HTML with embedded plots."""
