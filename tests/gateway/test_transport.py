@@ -110,7 +110,7 @@ class Upstream4Test:
         return Starlette(
             routes=[
                 Route("/echo", echo, methods=["GET", "POST", "HEAD"]),
-                Route("/chunked", chunked),
+                Route("/chunked", chunked, methods=["GET", "POST"]),
                 Route("/big", big),
                 Route("/slow", slow),
                 Route("/gated", gated),
@@ -323,6 +323,48 @@ async def test_upstream_status_mapping_is_unchanged(upstream: tuple[str, Upstrea
         await upstream_.aclose()
 
 
+async def test_idle_connections_expire(upstream: tuple[str, Upstream4Test]) -> None:
+    url, app = upstream
+    async with HttpTransport(keepalive_expiry=0.05) as transport:
+        await fetch(transport, "POST", url + "/echo", b"1")
+        await fetch(transport, "POST", url + "/echo", b"2")
+        await asyncio.sleep(0.2)
+        await fetch(transport, "POST", url + "/echo", b"3")
+    assert app.peers[0] == app.peers[1] != app.peers[2]
+
+
+@pytest.mark.parametrize("kind", ["ours", "httpcore"])
+async def test_upstream_requests_work_on_either_transport(
+    upstream: tuple[str, Upstream4Test], kind: str
+) -> None:
+    """Upstream builds its requests by hand; httpx's own transport must take them as well."""
+    url, _ = upstream
+    config = UpstreamConfig(base_url=url, api_key="sk-upstream")
+    transport = HttpTransport() if kind == "ours" else httpx.AsyncHTTPTransport()
+    upstream_ = Upstream(config, transport)
+    try:
+        answer = await upstream_.post_json("/echo", b'{"a": 1}')
+        assert answer.status_code == 200 and answer.content == b'{"a": 1}'
+        assert answer.headers["x-method"] == "POST"
+        assert (await upstream_.get("/big?n=10")).content == pattern(10)
+        streamed = await upstream_.open_stream("/chunked?parts=3", b"{}")
+        assert b"".join([part async for part in streamed.aiter_bytes()]) == b"part-0;part-1;part-2;"
+        await streamed.aclose()
+    finally:
+        await upstream_.aclose()
+
+
+def test_a_proxy_from_the_environment_selects_httpx_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = UpstreamConfig(base_url="http://model.internal:8000/v1")
+    assert isinstance(Upstream(base).transport, HttpTransport)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    assert isinstance(Upstream(base).transport, httpx.AsyncHTTPTransport)
+    monkeypatch.setenv("NO_PROXY", "model.internal")
+    assert isinstance(Upstream(base).transport, HttpTransport)
+
+
 @contextmanager
 def raw_server(
     handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
@@ -445,6 +487,30 @@ async def test_interim_answers_are_skipped() -> None:
             response = await fetch(transport, "GET", url + "/")
     assert response.status_code == 201 and response.content == b"done"
     assert response.headers["x-final"] == "yes" and "link" not in response.headers
+
+
+async def test_an_unasked_second_answer_is_ignored_and_the_connection_dropped() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-first: yes\r\n\r\nfirst"
+            b"HTTP/1.1 500 Oops\r\ncontent-length: 6\r\nx-second: yes\r\n\r\nsec"
+        )
+        await writer.drain()
+        await reader.read()  # until the client drops the connection
+        writer.close()
+
+    with raw_server(handler) as url:
+        async with HttpTransport() as transport:
+            for _ in range(2):
+                response = await fetch(transport, "GET", url + "/")
+                assert (response.status_code, response.content) == (200, b"first")
+                assert "x-second" not in response.headers
+    assert connections == 2
 
 
 async def test_header_injection_is_refused(upstream: tuple[str, Upstream4Test]) -> None:

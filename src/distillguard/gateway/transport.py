@@ -58,6 +58,7 @@ class _Connection(asyncio.Protocol):
         self._framed = False  # content-length or chunked: the body's end is known
         self._head_done = False
         self._interim = False
+        self._ignoring = False
         self._body: list[bytes] = []
         self._buffered = 0
         self._read_paused = False
@@ -80,8 +81,8 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError(f"invalid HTTP response: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._fail(httpx.RemoteProtocolError(f"invalid HTTP response: {exc!r}"))
             self.close()
 
     def eof_received(self) -> bool | None:
@@ -116,13 +117,20 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks ------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._complete:  # a second answer to one request: ignore it, drop the connection
+            self._keep_alive = False
+            self._ignoring = True
+            return
         self._headers = []
         self._framed = False
 
     def on_status(self, status: bytes) -> None:
-        self._reason = status
+        if not self._ignoring:
+            self._reason = status
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._ignoring:
+            return
         self._headers.append((name, value))
         lowered = name.lower()
         if lowered == b"content-length" or (
@@ -131,6 +139,8 @@ class _Connection(asyncio.Protocol):
             self._framed = True
 
     def on_headers_complete(self) -> None:
+        if self._ignoring:
+            return
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self._interim = True  # 100 Continue, 103 Early Hints: wait for the real answer
@@ -208,8 +218,8 @@ class _Connection(asyncio.Protocol):
         timeouts = request.extensions.get("timeout", {})
         try:
             content: bytes | None = request.content
-        except httpx.RequestNotRead:
-            content = None
+        except httpx.RequestNotRead:  # built with stream=: bytes in a ByteStream, or a stream
+            content = request.read() if isinstance(request.stream, httpx.ByteStream) else None
         if content is not None:
             if len(content) < 65536:
                 transport.write(head + content)

@@ -28,6 +28,8 @@ from distillguard.gateway.recording import EventDraft
 from distillguard.gateway.transport import HttpTransport
 
 _USER_AGENT = "distillguard-gateway"
+_JSON = [(b"content-type", b"application/json")]
+_SSE = [(b"content-type", b"application/json"), (b"accept", b"text/event-stream")]
 
 
 def upstream_unreachable(exc: Exception) -> GatewayError:
@@ -99,25 +101,34 @@ class Upstream:
     def __init__(self, config: UpstreamConfig, transport: httpx.AsyncBaseTransport | None = None):
         self.base_url = config.base_url.rstrip("/")
         self.transport = transport or default_transport(config)
-        common = [("user-agent", _USER_AGENT)]
+        self._common = [(b"user-agent", _USER_AGENT.encode())]
         if config.api_key:
-            common.append(("authorization", f"Bearer {config.api_key}"))
-        self._get_headers = httpx.Headers(common)
-        self._json_headers = httpx.Headers([*common, ("content-type", "application/json")])
-        self._stream_headers = httpx.Headers(
-            [*common, ("content-type", "application/json"), ("accept", "text/event-stream")]
-        )
+            self._common.append((b"authorization", f"Bearer {config.api_key}".encode("latin-1")))
         connect, read = config.connect_timeout_s, config.read_timeout_s
         self._extensions = {
             "timeout": {"connect": connect, "read": read, "write": read, "pool": connect}
         }
-        self._urls: dict[str, httpx.URL] = {}
+        self._targets: dict[str, tuple[httpx.URL, list[tuple[bytes, bytes]]]] = {}
 
-    def _url(self, path: str) -> httpx.URL:
-        url = self._urls.get(path)
-        if url is None:  # parsed once per path: httpx's URL parser is not cheap
-            url = self._urls[path] = httpx.URL(self.base_url + path)
-        return url
+    def _request(
+        self, method: str, path: str, body: bytes, extra: list[tuple[bytes, bytes]]
+    ) -> httpx.Request:
+        """A request built the cheap way: URL parsed once per path, headers given complete.
+
+        ``httpx.Request(content=...)`` costs ~4x more, mostly in filling in Host and
+        Content-Length through httpx's case-insensitive header lookups.
+        """
+        target = self._targets.get(path)
+        if target is None:
+            url = httpx.URL(self.base_url + path)
+            target = self._targets[path] = (url, [(b"host", url.netloc), *self._common])
+        url, common = target
+        headers = [*common, *extra]
+        if body or method == "POST":
+            headers.append((b"content-length", b"%d" % len(body)))
+        return httpx.Request(
+            method, url, headers=headers, stream=httpx.ByteStream(body), extensions=self._extensions
+        )
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -142,25 +153,11 @@ class Upstream:
         return response
 
     async def post_json(self, path: str, body: bytes) -> httpx.Response:
-        request = httpx.Request(
-            "POST",
-            self._url(path),
-            headers=self._json_headers,
-            content=body,
-            extensions=self._extensions,
-        )
-        return await self._fetch(request)
+        return await self._fetch(self._request("POST", path, body, _JSON))
 
     async def open_stream(self, path: str, body: bytes) -> httpx.Response:
         """The response with its body still to read; the caller must ``aclose`` it."""
-        request = httpx.Request(
-            "POST",
-            self._url(path),
-            headers=self._stream_headers,
-            content=body,
-            extensions=self._extensions,
-        )
-        response = await self._send(request)
+        response = await self._send(self._request("POST", path, body, _SSE))
         if response.status_code >= 400:
             try:
                 body_bytes = await response.aread()
@@ -172,10 +169,7 @@ class Upstream:
         return response
 
     async def get(self, path: str) -> httpx.Response:
-        request = httpx.Request(
-            "GET", self._url(path), headers=self._get_headers, extensions=self._extensions
-        )
-        return await self._fetch(request)
+        return await self._fetch(self._request("GET", path, b"", []))
 
 
 def default_transport(config: UpstreamConfig) -> httpx.AsyncBaseTransport:

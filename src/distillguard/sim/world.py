@@ -52,7 +52,8 @@ class Scenario(BaseModel):
     release_day: float = Field(default=4.0, ge=0)
     scale: float = Field(default=1.0, gt=0)
     template_bank: TemplateBank = "tuning"
-    sharegpt_limit: int = Field(default=8000, ge=100)
+    # The whole shipped file (~17,400 conversations): fewer makes humans share prompts.
+    sharegpt_limit: int = Field(default=20_000, ge=100)
     sources: list[SourceEntry]
 
     def with_(self, **changes: Any) -> Scenario:

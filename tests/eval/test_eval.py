@@ -1,0 +1,111 @@
+"""simulate -> analyze and eval end to end on a tiny world with every source kind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from distillguard.cli import main
+from distillguard.eval.metrics import group_metrics, headline
+from distillguard.eval.runner import AccountOutcome, run_once
+from distillguard.sim.world import FACTORIES, load_scenario
+
+TINY = Path(__file__).parent.parent / "files" / "tiny_scenario.yaml"
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    result = CliRunner().invoke(main, ["simulate", "--scenario", str(TINY), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_simulate_writes_time_ordered_events_and_labels(simulated: Path) -> None:
+    lines = (simulated / "events.jsonl").read_bytes().splitlines()
+    ts = [orjson.loads(line)["ts"] for line in lines]
+    assert ts == sorted(ts)
+    labels = json.loads((simulated / "labels.json").read_text())
+    kinds = {a["kind"] for a in labels["accounts"].values()}
+    assert kinds == set(FACTORIES)  # every source kind present
+    assert {a["label"] for a in labels["accounts"].values()} == {
+        "benign",
+        "legitimate-automation",
+        "attack",
+    }
+
+
+def test_analyze_reports_accounts_and_campaigns(simulated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "an"
+    result = CliRunner().invoke(
+        main, ["analyze", str(simulated / "events.jsonl"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    labels = json.loads((simulated / "labels.json").read_text())["accounts"]
+    rows = [orjson.loads(x) for x in (out / "accounts.jsonl").read_bytes().splitlines()]
+    active = {
+        orjson.loads(line)["account_id"]
+        for line in (simulated / "events.jsonl").read_bytes().splitlines()
+    }
+    assert {r["account_id"] for r in rows} == active  # an account with no request has no row
+    for row in rows:
+        assert set(row) >= {"requests", "score", "flagged", "flagged_at_request", "reasons"}
+        if row["flagged"]:
+            # flagged_at_request is null when the campaign was flagged after its last request
+            assert row["reasons"]
+            assert row["flagged_at_request"] is None or row["flagged_at_request"] >= 1
+    hydra = [r for r in rows if labels[r["account_id"]]["kind"] == "hydra-reseller"]
+    assert sum(r["flagged"] for r in hydra) >= 0.9 * len(hydra)
+    benign = [r for r in rows if labels[r["account_id"]]["label"] == "benign"]
+    assert sum(r["flagged"] for r in benign) <= 1
+    campaigns = [orjson.loads(x) for x in (out / "campaigns.jsonl").read_bytes().splitlines()]
+    assert campaigns and all(c["evidence"] and c["focus"] for c in campaigns)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["events"] == len((simulated / "events.jsonl").read_bytes().splitlines())
+
+
+def test_analyze_refuses_out_of_order_logs(simulated: Path, tmp_path: Path) -> None:
+    lines = (simulated / "events.jsonl").read_bytes().splitlines()
+    shuffled = tmp_path / "bad.jsonl"
+    shuffled.write_bytes(b"\n".join([lines[5], lines[0], *lines[6:]]) + b"\n")
+    result = CliRunner().invoke(main, ["analyze", str(shuffled), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "older than the one before" in result.output
+
+
+def test_eval_metrics_on_a_run() -> None:
+    run = run_once(load_scenario(TINY))
+    head = headline(run)
+    assert 0 <= head.benign_fpr <= 0.05
+    assert head.attack_recall >= 0.8
+    assert head.precision >= 0.9
+    kinds = {o.kind for o in run.outcomes.values()}
+    assert kinds == set(FACTORIES)
+
+
+def test_leakage_counts_harvest_served_before_the_flag() -> None:
+    a = AccountOutcome("a", "attack", "x", "c1", harvest_requests=10, harvest_leaked=2)
+    a.flagged_at, a.flagged_ts, a.first_ts = 3, 7200.0, 0.0
+    b = AccountOutcome("b", "attack", "x", "c1", harvest_requests=10, harvest_leaked=10)
+    m = group_metrics([a, b], "x", "attack")
+    assert m.leakage == pytest.approx(0.6)
+    assert m.flag_rate == 0.5 and m.campaigns == 1 and m.campaigns_detected == 1
+    assert m.median_hours_to_detect == pytest.approx(2.0)
+
+
+@pytest.mark.slow
+def test_eval_command_writes_markdown_and_html(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["eval", "--seeds", "1", "--scenario", str(TINY), "--out", str(tmp_path), "--workers", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Template bank: tuning" in result.output and "Template bank: heldout" in result.output
+    assert "hydra-reseller" in result.output
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 6
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["template_bank"] for r in results["runs"]} == {"tuning", "heldout"}
