@@ -259,12 +259,14 @@ def stop_profile(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+_UPSTREAM_CLIENT: Final = "upstream client (transport.py, httpx)"
 _LAYERS: Final = (
+    ("gateway/transport.py", _UPSTREAM_CLIENT),  # before "distillguard": it is ours too
     ("distillguard", "distillguard (our code)"),
     ("eventlog", "distillguard (our code)"),
-    ("httpcore", "httpx/httpcore (gateway→upstream client)"),
-    ("httpx", "httpx/httpcore (gateway→upstream client)"),
-    ("h11", "httpx/httpcore (gateway→upstream client)"),
+    ("httpcore", _UPSTREAM_CLIENT),
+    ("httpx", _UPSTREAM_CLIENT),
+    ("h11", _UPSTREAM_CLIENT),
     ("uvicorn", "uvicorn (server, HTTP parsing)"),
     ("starlette", "starlette (routing, request/response)"),
     ("anyio", "anyio (task groups, streams)"),

@@ -194,6 +194,12 @@ def simulate(
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-output")
 )
 @click.option("--workers", type=int, default=2, show_default=True)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Drive the traffic through a real gateway with the openai client (one seed, the "
+    "demo's two-day world unless --scenario is given) and count harvest from the client side.",
+)
 def eval_cmd(
     seeds: int,
     scale: float,
@@ -202,11 +208,29 @@ def eval_cmd(
     engine_config: Path | None,
     out: Path,
     workers: int,
+    live: bool,
 ) -> None:
     """Simulate, detect with the production engine, and measure against ground truth."""
     from distillguard.engine import load_engine_config
     from distillguard.eval.suite import run_suite
-    from distillguard.sim.world import load_scenario
+    from distillguard.sim.world import build_world, demo_scenario, load_scenario
+
+    if live:
+        from distillguard.eval.live import live_table, run_live
+
+        base = load_scenario(scenario) if scenario else demo_scenario()
+        world = build_world(
+            base.with_(scale=scale, template_bank=bank if bank != "both" else "tuning")
+        )
+        settings: dict[str, object] = {}
+        if engine_config is not None:
+            settings["detection"] = {"enabled": True, "engine_config": str(engine_config.resolve())}
+        outcomes, _ = run_live(world, out, settings)
+        table = live_table(outcomes)
+        (out / "report.md").write_text("# distillguard live evaluation\n\n" + table + "\n")
+        click.echo(table)
+        click.echo(f"report: {out / 'report.md'}")
+        return
 
     banks = ["tuning", "heldout"] if bank == "both" else [bank]
     text, _ = run_suite(
@@ -266,9 +290,9 @@ def analyze_cmd(events_path: Path, out: Path, engine_config: Path | None) -> Non
     default=Path("demo-output"),
     show_default=True,
 )
-@click.option("--requests", "n_requests", default=200, show_default=True, type=int)
-def demo(workdir: Path, n_requests: int) -> None:
-    """Real ShareGPT traffic through the real gateway; events, refusals, a report."""
+@click.option("--concurrency", default=8, show_default=True, type=int)
+def demo(workdir: Path, concurrency: int) -> None:
+    """Simulated traffic through the real gateway: detection, blocking, a report."""
     from distillguard.demo import run_demo
 
-    sys.exit(run_demo(workdir, n_requests))
+    sys.exit(run_demo(workdir, concurrency))

@@ -112,6 +112,13 @@ class GatewayConfig(_Model):
     )
     policy: StaticPolicyConfig = StaticPolicyConfig()
     detection: DetectionConfig = Field(default_factory=lambda: DetectionConfig())
+    sim_clock_header: str | None = Field(
+        default=None,
+        description=(
+            "Simulations only: take each request's time from this header so a simulated week "
+            "runs in minutes. Never set it in production: clients would choose their own time."
+        ),
+    )
     fail_mode: Literal["open", "closed"] = Field(
         default="closed",
         description="What to do when the decision hook fails: allow (open) or refuse (closed).",

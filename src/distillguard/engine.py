@@ -270,6 +270,7 @@ class Engine:
                 "user_agent": ctx.user_agent,
                 "model": ctx.model,
                 "request": ctx.body,
+                "account_meta": ctx.account_meta or {},
             }
         )
         if verdict is None or not verdict.flagged:

@@ -6,10 +6,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
 
 def free_port() -> int:
@@ -58,3 +61,43 @@ def stop(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> int:
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+@contextmanager
+def gateway_stack(
+    workdir: Path, gateway_settings: dict[str, Any], conversations: int = 1000
+) -> Iterator[tuple[str, Path]]:
+    """The replay upstream and a gateway in front of it, as real servers in ``workdir``.
+
+    Yields the gateway's base URL (``.../v1``) and its config path; the gateway is stopped
+    with SIGTERM on exit, so its event log is flushed.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    upstream_port, gateway_port = free_port(), free_port()
+    config = {
+        "listen": {"host": "127.0.0.1", "port": gateway_port},
+        "upstream": {"base_url": f"http://127.0.0.1:{upstream_port}/v1"},
+        "event_log": {"path": "events.sqlite", "flush_interval_ms": 200},
+        "auth": {"keys_db": "keys.sqlite", "reload_interval_s": 0.5},
+        **gateway_settings,
+    }
+    config_path = workdir / "gateway.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    log_file = workdir / "servers.log"
+    upstream = start_cli(
+        ["upstream", "replay", "--port", str(upstream_port), "--conversations", str(conversations)],
+        f"http://127.0.0.1:{upstream_port}/v1/models",
+        log_file=log_file,
+    )
+    try:
+        gateway = start_cli(
+            ["serve", "--config", str(config_path)],
+            f"http://127.0.0.1:{gateway_port}/healthz",
+            log_file=log_file,
+        )
+        try:
+            yield f"http://127.0.0.1:{gateway_port}/v1", config_path
+        finally:
+            stop(gateway)
+    finally:
+        stop(upstream)

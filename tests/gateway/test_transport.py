@@ -375,11 +375,21 @@ def raw_server(
     stop: asyncio.Future[None] = loop.create_future()
     port = free_port()
 
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
     async def main() -> None:
-        server = await asyncio.start_server(handler, "127.0.0.1", port)
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
         started.set()
         async with server:
             await stop
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in others:  # handlers still waiting on their clients
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()

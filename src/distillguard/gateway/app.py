@@ -56,10 +56,21 @@ class Gateway:
     ips: ClientIpResolver
     sink: EventSink
 
+    def now(self, request: Request) -> float:
+        header = self.config.sim_clock_header
+        if header is not None:
+            value = request.headers.get(header)
+            if value is not None:
+                try:
+                    return float(value)
+                except ValueError:
+                    pass
+        return time.time()
+
     def draft(self, request: Request) -> EventDraft:
         peer = request.client.host if request.client else None
         return EventDraft(
-            ts=time.time(),
+            ts=self.now(request),
             started=time.perf_counter(),
             request_id="req_" + secrets.token_hex(12),
             endpoint=request.url.path,
@@ -148,6 +159,7 @@ async def chat_completions(request: Request) -> Response:
             )
         key = gw.keys.authenticate(request.headers)
         draft.account_id, draft.api_key_id = key.account_id, key.key_id
+        draft.account_meta = key.account_meta
         raw = await read_body(request, gw.config.limits.max_body_bytes)
         chat = parse_chat_request(raw, gw.config.limits)
         draft.request, draft.model = chat.body, chat.model
@@ -163,6 +175,7 @@ async def chat_completions(request: Request) -> Response:
                 body=chat.body,
                 prompt_tokens_estimate=chat.prompt_tokens_estimate,
                 max_tokens=chat.max_tokens,
+                account_meta=key.account_meta,
             ),
             draft,
         )

@@ -29,6 +29,7 @@ class RequestContext:
     body: dict[str, Any]
     prompt_tokens_estimate: int
     max_tokens: int | None
+    account_meta: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ class EventDraft:
     account_id: str = UNAUTHENTICATED_ACCOUNT
     api_key_id: str | None = None
     model: str | None = None
+    account_meta: dict[str, Any] | None = None
     request: dict[str, Any] = field(default_factory=lambda: {"messages": []})
     decision: Decision | None = None
     forwarded: bool = False
@@ -66,6 +67,8 @@ class EventDraft:
             event["api_key_id"] = self.api_key_id
         if self.model is not None:
             event["model"] = self.model
+        if self.account_meta:
+            event["account_meta"] = self.account_meta
         if self.decision is not None:
             event["decision"] = self.decision.to_event()
         if self.forwarded:

@@ -187,6 +187,9 @@ def default_transport(config: UpstreamConfig) -> httpx.AsyncBaseTransport:
     return HttpTransport(
         max_connections=config.max_connections,
         max_keepalive_connections=config.max_keepalive_connections,
+        # Under the 5 s keep-alive timeout of uvicorn-based model servers (vLLM among them):
+        # a connection is dropped here before the server can close it under a new request.
+        keepalive_expiry=4.0,
         ssl_context=tls,
     )
 

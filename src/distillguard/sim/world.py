@@ -67,6 +67,11 @@ def load_scenario(path: Path | str | None) -> Scenario:
     return Scenario.model_validate(raw)
 
 
+def demo_scenario() -> Scenario:
+    """Two days with every source kind, small enough to drive through a live gateway."""
+    return load_scenario(Path(__file__).with_name("demo_scenario.yaml"))
+
+
 def default_scenario() -> Scenario:
     """The embedded default: a week of a mid-size API's traffic with every archetype."""
     entries: list[dict[str, Any]] = [

@@ -7,11 +7,13 @@ costs one hash on the hot path and a leaked database reveals no usable key.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 KEY_PREFIX = "dg-"
 
@@ -22,7 +24,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     digest TEXT NOT NULL UNIQUE,
     label TEXT,
     created_at REAL NOT NULL,
-    revoked_at REAL
+    revoked_at REAL,
+    account_meta TEXT
 );
 """
 
@@ -38,6 +41,9 @@ class ApiKey:
     label: str | None
     created_at: float
     revoked_at: float | None
+    # What the provider knows about the account (payment fingerprint, signup channel, ...):
+    # it travels with every event as ``account_meta``.
+    account_meta: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -52,6 +58,11 @@ class IssuedKey:
     key: ApiKey
 
 
+def _key(row: tuple[Any, ...]) -> ApiKey:
+    meta = json.loads(row[5]) if row[5] else None
+    return ApiKey(row[0], row[1], row[2], row[3], row[4], meta)
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -64,6 +75,9 @@ class KeyStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(api_keys)")}
+        if "account_meta" not in columns:  # a key store from before account metadata
+            self._conn.execute("ALTER TABLE api_keys ADD COLUMN account_meta TEXT")
 
     def close(self) -> None:
         self._conn.close()
@@ -75,7 +89,12 @@ class KeyStore:
         self.close()
 
     def add(
-        self, account_id: str, *, label: str | None = None, secret: str | None = None
+        self,
+        account_id: str,
+        *,
+        label: str | None = None,
+        secret: str | None = None,
+        account_meta: dict[str, Any] | None = None,
     ) -> IssuedKey:
         """Issue a key for an account. ``secret`` lets a demo or test choose it."""
         if not account_id or not account_id.strip():
@@ -89,12 +108,20 @@ class KeyStore:
             label=label,
             created_at=time.time(),
             revoked_at=None,
+            account_meta=account_meta,
         )
         try:
             self._conn.execute(
-                "INSERT INTO api_keys (key_id, account_id, digest, label, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (key.key_id, key.account_id, digest(value), label, key.created_at),
+                "INSERT INTO api_keys (key_id, account_id, digest, label, created_at, account_meta)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    key.key_id,
+                    key.account_id,
+                    digest(value),
+                    label,
+                    key.created_at,
+                    json.dumps(account_meta) if account_meta else None,
+                ),
             )
         except sqlite3.IntegrityError as exc:
             raise KeyStoreError("that secret is already issued") from exc
@@ -115,21 +142,21 @@ class KeyStore:
         return next(k for k in self.list() if k.key_id == key_id)
 
     def list(self, account_id: str | None = None) -> list[ApiKey]:
-        sql = "SELECT key_id, account_id, label, created_at, revoked_at FROM api_keys"
+        sql = "SELECT key_id, account_id, label, created_at, revoked_at, account_meta FROM api_keys"
         args: tuple[str, ...] = ()
         if account_id is not None:
             sql += " WHERE account_id = ?"
             args = (account_id,)
         rows = self._conn.execute(sql + " ORDER BY created_at", args).fetchall()
-        return [ApiKey(*row) for row in rows]
+        return [_key(row) for row in rows]
 
     def active_by_digest(self) -> dict[str, ApiKey]:
         """Every active key by digest: what the gateway holds in memory."""
         rows = self._conn.execute(
-            "SELECT digest, key_id, account_id, label, created_at, revoked_at FROM api_keys"
-            " WHERE revoked_at IS NULL"
+            "SELECT digest, key_id, account_id, label, created_at, revoked_at, account_meta"
+            " FROM api_keys WHERE revoked_at IS NULL"
         ).fetchall()
-        return {row[0]: ApiKey(*row[1:]) for row in rows}
+        return {row[0]: _key(row[1:]) for row in rows}
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap 'reload needed?' check."""

@@ -52,7 +52,7 @@ HELP: Final = (
 
 ERROR_500_MODEL: Final = "replay-error-500"
 OWNER: Final = "distillguard-replay"
-MAX_CHOICES: Final = 8
+MAX_CHOICES: Final = 16  # as many as the gateway allows
 MAX_TOP_LOGPROBS: Final = 20
 
 _PSEUDO_TOKENS: Final = re.compile(r"\s*\S{1,4}|\s+")
