@@ -210,3 +210,35 @@ def test_fail_mode_when_the_hook_fails(
         (event,) = wait_events(gw, 1)
     assert f"fail-{mode}" in event["decision"]["reasons"][0]
     assert ("response" in event) == (mode == "open")
+
+
+def test_key_metadata_travels_with_events(tmp_path: Path, replay_url: str) -> None:
+    from distillguard.store.keys import KeyStore
+
+    config = gateway_config(tmp_path, replay_url)
+    meta = {"payment_fingerprint": "pm_abc", "signup_channel": "self_serve"}
+    with KeyStore(config.auth.keys_db) as store:
+        secret = store.add("acme", account_meta=meta).secret
+    with running_gateway(config, accounts=()) as gw:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        headers = {"authorization": f"Bearer {secret}"}
+        assert httpx.post(gw.base_url + "/chat/completions", json=body, headers=headers).is_success
+        (event,) = wait_events(gw, 1)
+    assert event["account_meta"] == meta
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_simulation_clock_header_only_when_configured(
+    tmp_path: Path, replay_url: str, configured: bool
+) -> None:
+    header = "x-distillguard-sim-time"
+    config = gateway_config(tmp_path, replay_url, sim_clock_header=header if configured else None)
+    with running_gateway(config) as gw:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        headers = {"authorization": f"Bearer {gw.keys['alice']}", header: "1770000000.5"}
+        assert httpx.post(gw.base_url + "/chat/completions", json=body, headers=headers).is_success
+        (event,) = wait_events(gw, 1)
+    if configured:
+        assert event["ts"] == 1770000000.5
+    else:
+        assert abs(event["ts"] - time.time()) < 60  # a client cannot choose its time
