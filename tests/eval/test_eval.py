@@ -109,3 +109,35 @@ def test_eval_command_writes_markdown_and_html(tmp_path: Path) -> None:
     assert html.count("data:image/png;base64,") == 6
     results = json.loads((tmp_path / "results.json").read_text())
     assert {r["template_bank"] for r in results["runs"]} == {"tuning", "heldout"}
+
+
+def test_analyze_reads_parquet_like_jsonl(simulated: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lines = (simulated / "events.jsonl").read_bytes().splitlines()[:800]
+    events = [orjson.loads(line) for line in lines]
+    # Nested objects as JSON strings: the common way logs land in a lake's flat columns.
+    table = pa.table(
+        {
+            "ts": [e["ts"] for e in events],
+            "account_id": [e["account_id"] for e in events],
+            "ip": [e.get("ip") for e in events],
+            "request": [orjson.dumps(e["request"]).decode() for e in events],
+            "response": [orjson.dumps(e.get("response")).decode() for e in events],
+            "account_meta": [orjson.dumps(e.get("account_meta") or {}).decode() for e in events],
+        }
+    )
+    pq.write_table(table, tmp_path / "events.parquet")
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_bytes(b"\n".join(lines) + b"\n")
+    runner = CliRunner()
+    for src, out in ((tmp_path / "events.parquet", "p"), (jsonl, "j")):
+        result = runner.invoke(main, ["analyze", str(src), "--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+
+    def scores(out: str) -> dict[str, float]:
+        rows = (tmp_path / out / "accounts.jsonl").read_bytes().splitlines()
+        return {r["account_id"]: r["score"] for r in map(orjson.loads, rows)}
+
+    assert scores("p") == scores("j")
