@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import time
@@ -315,6 +316,9 @@ def create_gateway_app(
         )
         app.state.gateway = gw
         events.start()
+        # Start-up objects live for the process: keep them out of the collector's full
+        # passes, which otherwise cost tens of milliseconds on the p99 latency.
+        gc.freeze()
         reload = asyncio.create_task(gw.keys.refresh_forever(config.auth.reload_interval_s))
         try:
             yield

@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,7 @@ class KeyStore:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
@@ -80,7 +82,8 @@ class KeyStore:
             self._conn.execute("ALTER TABLE api_keys ADD COLUMN account_meta TEXT")
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:  # waits for a reload running in another thread (gateway shutdown)
+            self._conn.close()
 
     def __enter__(self) -> KeyStore:
         return self
@@ -152,13 +155,15 @@ class KeyStore:
 
     def active_by_digest(self) -> dict[str, ApiKey]:
         """Every active key by digest: what the gateway holds in memory."""
-        rows = self._conn.execute(
-            "SELECT digest, key_id, account_id, label, created_at, revoked_at, account_meta"
-            " FROM api_keys WHERE revoked_at IS NULL"
-        ).fetchall()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT digest, key_id, account_id, label, created_at, revoked_at, account_meta"
+                " FROM api_keys WHERE revoked_at IS NULL"
+            ).fetchall()
         return {row[0]: _key(row[1:]) for row in rows}
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap 'reload needed?' check."""
-        (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+        with self._lock:
+            (version,) = self._conn.execute("PRAGMA data_version").fetchone()
         return int(version)
