@@ -168,3 +168,24 @@ def test_refused_requests_without_messages_are_skipped() -> None:
     engine = Engine()
     assert engine.process({"ts": T0, "account_id": "a", "request": {"messages": []}}) is None
     assert "a" not in engine.accounts
+
+
+def test_a_logprob_classifier_pipeline_is_not_a_soft_label_harvest() -> None:
+    """Reading the logprobs of a one-token label (confidence scores) is ordinary; soft labels
+    over whole answers are what distillation harvests."""
+    rng = random.Random(6)
+    prompts = human_prompts()
+    classifier, harvester = [], []
+    for k in range(600):
+        ts = T0 + k * 150
+        text = f"Label the sentiment of this review as positive or negative.\n\n{prompts[k]}"
+        classifier.append(
+            event(ts, "classifier", text, logprobs=True, top_logprobs=5, max_tokens=1,
+                  temperature=0)
+        )  # fmt: skip
+        harvester.append(
+            event(ts + 7, "harvester", harvest_text(rng), logprobs=True, top_logprobs=10, n=4)
+        )
+    engine, _ = run(classifier + harvester)
+    assert not engine.is_flagged("classifier")
+    assert engine.is_flagged("harvester")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from distillguard.detectors.base import ramp
-from distillguard.features.intent import CEILING_TOKENS
+from distillguard.features.intent import CEILING_TOKENS, long_output, soft_labels
 from distillguard.features.request import RequestFeatures
 from distillguard.population import Population
 
@@ -32,8 +32,8 @@ class ParameterDetector:
 
     def update(self, state: ParameterState, f: RequestFeatures, pop: Population) -> None:
         state.n += 1
-        state.logprobs += f.logprobs and f.top_logprobs >= 3
-        state.multi_sample += f.n >= 2
+        state.logprobs += soft_labels(f)
+        state.multi_sample += f.n >= 2 and long_output(f)
         state.ceiling += f.max_tokens >= CEILING_TOKENS
         state.tools_single_turn += f.tools and not f.tool_results and not f.has_history
         if state.signature_votes == 0:

@@ -11,6 +11,20 @@ from distillguard.features.request import RequestFeatures
 CEILING_TOKENS = 8192
 
 
+# A label or a score fits in a few tokens; soft labels worth distilling cover whole answers.
+SHORT_OUTPUT_TOKENS = 32
+
+
+def long_output(f: RequestFeatures) -> bool:
+    return f.max_tokens == 0 or f.max_tokens > SHORT_OUTPUT_TOKENS
+
+
+def soft_labels(f: RequestFeatures) -> bool:
+    """Token distributions over a whole answer: what logprob distillation harvests. A
+    classifier reading the logprobs of a one-token label is not doing that."""
+    return f.logprobs and f.top_logprobs >= 3 and long_output(f)
+
+
 def harvest_parts(f: RequestFeatures) -> dict[str, float]:
     fam = f.families
     parts: dict[str, float] = {}
@@ -26,9 +40,9 @@ def harvest_parts(f: RequestFeatures) -> dict[str, float]:
         parts["rewrite"] = 0.9
     if "synthetic" in fam:
         parts["synthetic"] = 0.6
-    if f.logprobs and f.top_logprobs >= 3:
+    if soft_labels(f):
         parts["logprobs"] = 1.0
-    if f.n >= 2:
+    if f.n >= 2 and long_output(f):
         parts["n"] = 0.5
     if f.tools and not f.tool_results and not f.has_history:
         parts["tools_single_turn"] = 0.7
