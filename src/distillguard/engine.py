@@ -32,6 +32,7 @@ from distillguard.scoring.combine import ScoringConfig, account_score, campaign_
 SCAFFOLD_MIN_DIVERSITY = 0.5
 SCAFFOLD_MIN_SHARE = 0.3
 SCAFFOLD_MIN_NOVELTY = 0.7
+TEMPLATED_MIN_ACCOUNTS = 5
 # A flagged campaign's scaffold becomes an indicator only when the campaign owns it: phrases
 # that many unrelated accounts use too (a plugin's boilerplate, a public dataset's wording)
 # must never mark the next account that uses them.
@@ -130,7 +131,7 @@ class Engine:
         for detector in self.detectors:
             detector.update(record.states[detector.name], f, self.population)
         self._link(f, record)
-        self.linker.record(f.account_id, f.ts, harvest, f.capability)
+        self.linker.record(f.account_id, f.ts, harvest, f.capability, self._templated(f))
         return self._judge(f, record)
 
     def _link(self, f: RequestFeatures, record: AccountRecord) -> None:
@@ -161,6 +162,18 @@ class Engine:
                     record.indicator_hits += 1
                     add(account, ("scaffold", seg))
                     break
+
+    def _templated(self, f: RequestFeatures) -> bool:
+        """Is this prompt framed by a scaffold that many accounts fill with new data?"""
+        for seg in f.segments:
+            scaffold = self.population.scaffold(seg)
+            if (
+                scaffold is not None
+                and scaffold.n_accounts >= TEMPLATED_MIN_ACCOUNTS
+                and scaffold.diversity >= SCAFFOLD_MIN_DIVERSITY
+            ):
+                return True
+        return False
 
     def _judge(self, f: RequestFeatures, record: AccountRecord) -> Verdict:
         cfg = self.config.scoring

@@ -46,6 +46,7 @@ class CampaignStats:
     accounts: int = 1
     requests: int = 0
     harvest: float = 0.0
+    templated: int = 0  # requests framed by a scaffold many accounts fill with new data
     first_ts: float = 0.0
     last_ts: float = 0.0
     capabilities: Counter[str] = field(default_factory=Counter)
@@ -57,6 +58,7 @@ class CampaignStats:
         self.accounts += other.accounts
         self.requests += other.requests
         self.harvest += other.harvest
+        self.templated += other.templated
         self.last_ts = max(self.last_ts, other.last_ts)
         self.capabilities.update(other.capabilities)
         self.evidence.update(other.evidence)
@@ -64,6 +66,10 @@ class CampaignStats:
     @property
     def harvest_share(self) -> float:
         return self.harvest / self.requests if self.requests else 0.0
+
+    @property
+    def templated_share(self) -> float:
+        return self.templated / self.requests if self.requests else 0.0
 
 
 class Linker:
@@ -132,11 +138,14 @@ class Linker:
     def keys_of(self, account: str) -> set[Key]:
         return self._keys.get(account, set())
 
-    def record(self, account: str, ts: float, harvest: float, capability: str) -> None:
+    def record(
+        self, account: str, ts: float, harvest: float, capability: str, templated: bool
+    ) -> None:
         stats = self.stats(self.root(account))
         if stats.requests == 0:
             stats.first_ts = ts
         stats.requests += 1
         stats.harvest += harvest
+        stats.templated += templated
         stats.last_ts = ts
         stats.capabilities[capability] += 1

@@ -43,6 +43,11 @@ class ScoringConfig(BaseModel):
     campaign_min_accounts: int = 3
     campaign_harvest_share: tuple[float, float] = (0.12, 0.35)
     campaign_focus: tuple[float, float] = (0.6, 0.9)
+    # One scaffold filled with new data across the campaign's accounts: counts only beside
+    # some harvesting-style content (a company's accounts sharing a card and a pipeline
+    # template are not a campaign against us).
+    campaign_templated: tuple[float, float] = (0.2, 0.4)
+    campaign_templated_needs_harvest: tuple[float, float] = (0.05, 0.15)
 
 
 def noisy_or(values: Mapping[str, float], weights: Mapping[str, float]) -> float:
@@ -76,16 +81,21 @@ def campaign_score(stats: CampaignStats, config: ScoringConfig) -> tuple[float, 
     """Aggregate volume, focus and harvesting share of linked accounts."""
     if stats.accounts < 2 or stats.requests == 0:
         return 0.0, ""
-    size = ramp(stats.accounts, config.campaign_min_accounts - 1, config.campaign_min_accounts)
+    # Two linked accounts weigh half; the full weight from campaign_min_accounts on.
+    size = ramp(stats.accounts, 1, config.campaign_min_accounts)
     harvest = ramp(stats.harvest_share, *config.campaign_harvest_share)
+    templated = ramp(stats.templated_share, *config.campaign_templated) * ramp(
+        stats.harvest_share, *config.campaign_templated_needs_harvest
+    )
     top = max(HIGH_VALUE, key=lambda c: stats.capabilities.get(c, 0))
     focus_share = stats.capabilities.get(top, 0) / stats.requests
     focus = ramp(focus_share, *config.campaign_focus) * ramp(stats.requests, 20, 60)
-    score = size * max(harvest, 0.8 * focus)
+    score = size * max(harvest, 0.8 * focus, templated)
     evidence = ", ".join(f"{k} x{v}" for k, v in stats.evidence.most_common())
     reason = (
         f"campaign of {stats.accounts} linked accounts ({evidence}); "
-        f"{stats.harvest_share:.0%} harvesting-style requests, {focus_share:.0%} {top}, "
+        f"{stats.harvest_share:.0%} harvesting-style requests, "
+        f"{stats.templated_share:.0%} on a shared scaffold, {focus_share:.0%} {top}, "
         f"{stats.requests} requests"
     )
     return score, reason
