@@ -27,7 +27,13 @@ from distillguard.features.request import RequestFeatures, extract
 from distillguard.features.text import h64
 from distillguard.gateway.decision import ALLOW, Decision, RequestContext
 from distillguard.population import Population
-from distillguard.scoring.combine import ScoringConfig, account_score, campaign_score, ranked
+from distillguard.scoring.combine import (
+    ScoringConfig,
+    account_score,
+    campaign_reason,
+    campaign_score,
+    ranked,
+)
 
 SCAFFOLD_MIN_DIVERSITY = 0.5
 SCAFFOLD_MIN_SHARE = 0.3
@@ -85,7 +91,7 @@ class AccountRecord:
     reasons: tuple[str, ...] = ()
     indicator_hits: int = 0
     values: dict[str, float] = field(default_factory=dict)
-    campaign_reason: str = ""
+    campaign_root: str | None = None  # set when the campaign carries the account's score
 
 
 def campaign_id_of(root: str) -> str:
@@ -188,7 +194,7 @@ class Engine:
             content = max((values.get(n, 0.0) for n in cfg.content_weights), default=0.0)
             own = max(own, min(1.0, 0.5 + 0.25 * record.indicator_hits) * max(content, 0.5))
         root, stats = self.linker.campaign_of(f.account_id)
-        camp, camp_reason = campaign_score(stats, cfg) if stats.accounts >= 2 else (0.0, "")
+        camp = campaign_score(stats, cfg) if stats.accounts >= 2 else 0.0
         flagged_campaign = root in self.flagged_campaigns
         if not flagged_campaign and camp >= cfg.flag_threshold:
             self.flagged_campaigns[root] = f.ts
@@ -198,7 +204,7 @@ class Engine:
         score = max(own, camp)
         newly = record.flagged_at is None and (score >= cfg.flag_threshold or flagged_campaign)
         record.score, record.values = score, values
-        record.campaign_reason = camp_reason if camp >= own else ""
+        record.campaign_root = root if stats.accounts >= 2 and camp >= own else None
         if newly:
             record.flagged_at, record.flagged_ts = record.requests, f.ts
             record.reasons = self.explain(f.account_id)
@@ -219,8 +225,8 @@ class Engine:
         reasons = []
         if record.indicator_hits:
             reasons.append(f"matches a flagged campaign's scaffold ({record.indicator_hits}x)")
-        if record.campaign_reason:
-            reasons.append(record.campaign_reason)
+        if record.campaign_root is not None:
+            reasons.append(campaign_reason(self.linker.stats(self.linker.root(account_id))))
         by_name = {d.name: d for d in self.detectors}
         for name in ranked(record.values, self.config.scoring)[:top]:
             detector = by_name[name]

@@ -75,8 +75,16 @@ class RequestFeatures:
         return "cot_strong" in self.families or "cot_weak" in self.families
 
 
-@functools.lru_cache(maxsize=65536)
 def network_of(ip: str) -> str:
+    """The /24 of an IPv4 address (string work, no parsing) or the /48 of an IPv6 one."""
+    head, dot, last = ip.rpartition(".")
+    if dot and ":" not in ip and last.isdigit() and head.count(".") == 2:
+        return head + ".0/24"
+    return _network_slow(ip)
+
+
+@functools.lru_cache(maxsize=65536)
+def _network_slow(ip: str) -> str:
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:

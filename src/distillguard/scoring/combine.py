@@ -77,10 +77,10 @@ def ranked(values: Mapping[str, float], config: ScoringConfig) -> list[str]:
     return sorted(names, key=lambda n: values[n] * weights.get(n, 1.0), reverse=True)
 
 
-def campaign_score(stats: CampaignStats, config: ScoringConfig) -> tuple[float, str]:
-    """Aggregate volume, focus and harvesting share of linked accounts."""
+def campaign_score(stats: CampaignStats, config: ScoringConfig) -> float:
+    """Aggregate volume, focus, templating and harvesting share of linked accounts."""
     if stats.accounts < 2 or stats.requests == 0:
-        return 0.0, ""
+        return 0.0
     # Two linked accounts weigh half; the full weight from campaign_min_accounts on.
     size = ramp(stats.accounts, 1, config.campaign_min_accounts)
     harvest = ramp(stats.harvest_share, *config.campaign_harvest_share)
@@ -90,7 +90,12 @@ def campaign_score(stats: CampaignStats, config: ScoringConfig) -> tuple[float, 
     top = max(HIGH_VALUE, key=lambda c: stats.capabilities.get(c, 0))
     focus_share = stats.capabilities.get(top, 0) / stats.requests
     focus = ramp(focus_share, *config.campaign_focus) * ramp(stats.requests, 20, 60)
-    score = size * max(harvest, 0.8 * focus, templated)
+    return size * max(harvest, 0.8 * focus, templated)
+
+
+def campaign_reason(stats: CampaignStats) -> str:
+    top = max(HIGH_VALUE, key=lambda c: stats.capabilities.get(c, 0))
+    focus_share = stats.capabilities.get(top, 0) / stats.requests if stats.requests else 0.0
     evidence = ", ".join(f"{k} x{v}" for k, v in stats.evidence.most_common())
     reason = (
         f"campaign of {stats.accounts} linked accounts ({evidence}); "
@@ -98,4 +103,4 @@ def campaign_score(stats: CampaignStats, config: ScoringConfig) -> tuple[float, 
         f"{stats.templated_share:.0%} on a shared scaffold, {focus_share:.0%} {top}, "
         f"{stats.requests} requests"
     )
-    return score, reason
+    return reason
