@@ -151,10 +151,7 @@ def evasive(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
                 harvest = True
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(pick_model(ctx, spec, rng, ts), messages, **params),
                 answer=answer,
                 reasoning=reasoning,

@@ -70,6 +70,16 @@ class Persona:
     def agent(self, rng: random.Random) -> str:
         return self.user_agents[0] if len(self.user_agents) == 1 else rng.choice(self.user_agents)
 
+    def identity(self, rng: random.Random) -> dict[str, str]:
+        """What one request shows of the account on the wire (key, address, client), drawn in
+        that order: the ``SimRequest`` fields every archetype fills the same way."""
+        return {
+            "account_id": self.account.account_id,
+            "api_key_id": self.key(rng),
+            "ip": self.ip(rng),
+            "user_agent": self.agent(rng),
+        }
+
 
 def campaign_id(ctx: SimContext, spec: SourceSpec) -> str:
     return f"camp_{stable_id(ctx.seed, spec.name)}"

@@ -72,10 +72,7 @@ def logprob_harvest(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
                 text = rng.choice(templates).render(question=item.question)
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(
                     pick_model(ctx, spec, rng, ts),
                     [{"role": "user", "content": text}],

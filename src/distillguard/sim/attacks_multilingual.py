@@ -107,10 +107,7 @@ def multilingual_reasoning(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             messages = with_system(system, [{"role": "user", "content": text}])
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(pick_model(ctx, spec, rng, ts), messages, **params),
                 answer=local.answer,
                 reasoning=simulated_reasoning(rng, local, code=code),

@@ -84,10 +84,7 @@ def release_surge(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             messages, item = scaffold.fill(rng, tasks.get(), stubs.get())
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(model, messages, **scaffold.params),
                 answer=item.answer,
                 reasoning=simulated_reasoning(rng, item),

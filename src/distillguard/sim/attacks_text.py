@@ -130,10 +130,7 @@ def rubric_grading(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             messages = with_system(system, [{"role": "user", "content": text}])
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(
                     pick_model(ctx, spec, rng, ts),
                     messages,
@@ -190,10 +187,7 @@ def censorship_rewrite(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             template = rng.choice(zh_picked if use_zh else other_picked)
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(
                     pick_model(ctx, spec, rng, ts),
                     [{"role": "user", "content": template.render(text=source)}],

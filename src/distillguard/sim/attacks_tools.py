@@ -174,10 +174,7 @@ def agentic_coding(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             )
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(
                     pick_model(ctx, spec, rng, ts),
                     with_system(system, messages),
@@ -263,10 +260,7 @@ def computer_use(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             action = _action(rng, goal.question)
             yield SimRequest(
                 ts=ts,
-                account_id=p.account.account_id,
-                api_key_id=p.key(rng),
-                ip=p.ip(rng),
-                user_agent=p.agent(rng),
+                **p.identity(rng),
                 body=body(pick_model(ctx, spec, rng, ts), with_system(system, messages), **params),
                 answer=action,
                 reasoning=simulated_reasoning(rng, Item(goal.question, action, "", "sharegpt")),
