@@ -23,7 +23,7 @@ from distillguard.detectors.template import TemplateState
 from distillguard.events import Event
 from distillguard.features.intent import harvest_score
 from distillguard.features.matcher import build_matcher
-from distillguard.features.request import RequestFeatures, extract
+from distillguard.features.request import RequestFeatures, TextCache, extract
 from distillguard.features.text import h64
 from distillguard.gateway.decision import ALLOW, Decision, RequestContext
 from distillguard.population import Population
@@ -106,6 +106,7 @@ class Engine:
             raise ValueError(f"unknown detectors: {', '.join(sorted(unknown))}")
         self.detectors: list[Detector[Any]] = [REGISTRY[n]() for n in self.config.detectors]
         self.matcher = build_matcher(self.config.lexicon_backend)
+        self.text_cache = TextCache()
         self.population = Population(self.config.max_segments)
         self.linker = Linker(self.config.links)
         self.accounts: dict[str, AccountRecord] = {}
@@ -121,7 +122,7 @@ class Engine:
         messages = (event.get("request") or {}).get("messages")
         if not messages:
             return None
-        return self.process_features(extract(event, self.matcher))
+        return self.process_features(extract(event, self.matcher, self.text_cache))
 
     def process_features(self, f: RequestFeatures) -> Verdict:
         self.events += 1

@@ -39,13 +39,16 @@ def space_saving_add(top: list[list[int]], key: int, novel: bool, k: int = TOP_K
 class TemplateState:
     n: int = 0
     top: list[list[int]] = field(default_factory=list)
+    best: list[int] = field(default_factory=lambda: [0, 0, 0])  # the dominant entry, kept fresh
 
     def dominant(self) -> tuple[int, int, int]:
         """The most used segment, its uses, and how many of those framed a new prompt."""
-        if not self.top:
-            return 0, 0, 0
-        seg, count, novel = max(self.top, key=lambda e: e[1])
+        seg, count, novel = self.best
         return seg, count, novel
+
+
+def _uses(entry: list[int]) -> int:
+    return entry[1]
 
 
 class TemplateDetector:
@@ -60,6 +63,9 @@ class TemplateDetector:
         novel = pop.repeats(f.prompt_hash) <= 1
         for seg in f.segments:
             space_saving_add(state.top, seg, novel)
+        if state.top:
+            best: list[int] = max(state.top, key=_uses)
+            state.best = list(best)
 
     def _facts(self, state: TemplateState, pop: Population) -> tuple[float, int, float]:
         seg, count, _ = state.dominant()

@@ -121,15 +121,54 @@ def _int(value: object, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def extract(event: Event, matcher: Matcher) -> RequestFeatures:
+@dataclass(frozen=True, slots=True)
+class TextFeatures:
+    prompt_hash: int
+    skeleton_hash: int
+    segments: tuple[int, ...]
+    families: frozenset[str]
+    non_ascii: float
+
+
+class TextCache:
+    """Text features by prompt text: the same prompt (a retry, a pasted assignment, a
+    benchmark item) is analysed once. Bounded: the older half goes when it fills."""
+
+    def __init__(self, size: int = 65_536):
+        self.size = size
+        self._entries: dict[str, TextFeatures] = {}
+
+    def get(self, text: str, matcher: Matcher) -> TextFeatures:
+        found = self._entries.get(text)
+        if found is None:
+            found = text_features(text, matcher)
+            if len(self._entries) >= self.size:
+                for key in list(self._entries)[: self.size // 2]:
+                    del self._entries[key]
+            self._entries[text] = found
+        return found
+
+
+def text_features(text: str, matcher: Matcher) -> TextFeatures:
+    lowered = text.lower()
+    skel = skeleton(text)
+    return TextFeatures(
+        prompt_hash=h64(lowered.strip()),
+        skeleton_hash=h64(" ".join(skel.split())),
+        segments=segment_hashes(skel),
+        families=matcher.match(lowered) if lowered else frozenset(),
+        non_ascii=non_ascii_share(text),
+    )
+
+
+def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> RequestFeatures:
     request = event.get("request") or {}
     messages = request.get("messages") or []
     if not isinstance(messages, list):
         messages = []
     text = last_user_text(messages)
-    lowered = text.lower()
-    skel = skeleton(text)
-    families = matcher.match(lowered) if lowered else frozenset()
+    tf = cache.get(text, matcher) if cache is not None else text_features(text, matcher)
+    families = tf.families
     system = system_text(messages)
     tools = bool(request.get("tools") or request.get("functions"))
     roles = {m.get("role") for m in messages if isinstance(m, dict)}
@@ -159,13 +198,13 @@ def extract(event: Event, matcher: Matcher) -> RequestFeatures:
         n_messages=len(messages),
         has_history=has_history,
         tool_results=tool_results,
-        prompt_hash=h64(lowered.strip()),
-        skeleton_hash=h64(" ".join(skel.split())),
-        segments=segment_hashes(skel),
+        prompt_hash=tf.prompt_hash,
+        skeleton_hash=tf.skeleton_hash,
+        segments=tf.segments,
         system_hash=h64(system) if system else 0,
         families=families,
         capability=_capability(families, tools, tool_results, images),
-        non_ascii=non_ascii_share(text),
+        non_ascii=tf.non_ascii,
         logprobs=logprobs,
         top_logprobs=top_logprobs,
         n=n,
