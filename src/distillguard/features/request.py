@@ -136,16 +136,17 @@ class TextCache:
 
     def __init__(self, size: int = 65_536):
         self.size = size
-        self._entries: dict[str, TextFeatures] = {}
+        self._entries: dict[int, TextFeatures] = {}
 
     def get(self, text: str, matcher: Matcher) -> TextFeatures:
-        found = self._entries.get(text)
+        key = h64(text)  # not the text itself: prompts run to kilobytes
+        found = self._entries.get(key)
         if found is None:
             found = text_features(text, matcher)
             if len(self._entries) >= self.size:
                 for key in list(self._entries)[: self.size // 2]:
                     del self._entries[key]
-            self._entries[text] = found
+            self._entries[key] = found
         return found
 
 
