@@ -98,7 +98,7 @@ def analyze(
                 "requests": stats.requests,
                 "first_seen": stats.first_ts,
                 "last_seen": stats.last_ts,
-                "flagged_at_ts": engine.flagged_campaigns.get(root),
+                "flagged_at_ts": stats.flagged_ts,
                 "evidence": dict(stats.evidence),
                 "focus": focus,
                 "harvest_share": round(stats.harvest_share, 4),
@@ -109,7 +109,7 @@ def analyze(
         accounts=len(engine.accounts),
         flagged_accounts=flagged,
         campaigns=len(roots),
-        flagged_campaigns=sum(1 for r in roots if r in engine.flagged_campaigns),
+        flagged_campaigns=sum(1 for r in roots if engine.linker.stats(r).flagged_ts is not None),
     )
     (out / "summary.json").write_text(json.dumps(result.__dict__, indent=2), encoding="utf-8")
     return result

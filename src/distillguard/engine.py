@@ -110,7 +110,6 @@ class Engine:
         self.population = Population(self.config.max_segments)
         self.linker = Linker(self.config.links)
         self.accounts: dict[str, AccountRecord] = {}
-        self.flagged_campaigns: dict[str, float] = {}  # root -> when flagged
         self.flagged_scaffolds: set[int] = set()
         self._scaffolds_checked: set[tuple[str, int]] = set()
         self.events = 0
@@ -196,9 +195,9 @@ class Engine:
             own = max(own, min(1.0, 0.5 + 0.25 * record.indicator_hits) * max(content, 0.5))
         root, stats = self.linker.campaign_of(f.account_id)
         camp = campaign_score(stats, cfg) if stats.accounts >= 2 else 0.0
-        flagged_campaign = root in self.flagged_campaigns
+        flagged_campaign = stats.flagged_ts is not None
         if not flagged_campaign and camp >= cfg.flag_threshold:
-            self.flagged_campaigns[root] = f.ts
+            stats.flagged_ts = f.ts
             flagged_campaign = True
         if flagged_campaign:
             self._remember_scaffolds(f.account_id)
@@ -272,9 +271,9 @@ class Engine:
         record = self.accounts.get(account_id)
         if record is None:
             return False
-        return (
-            record.flagged_at is not None or self.linker.root(account_id) in self.flagged_campaigns
-        )
+        if record.flagged_at is not None:
+            return True
+        return self.linker.stats(self.linker.root(account_id)).flagged_ts is not None
 
     # the gateway's decision hook -------------------------------------------------------
     def decide(self, ctx: RequestContext) -> Decision:

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PROMOTE_AT = 3  # uses before a segment is tracked as a possible scaffold
+MODEL_MIN_ACCOUNTS = 3  # a model counts as released once this many accounts have used it
+MAX_MODELS = 256
+MAX_MODEL_CANDIDATES = 1024  # names clients sent that are not (yet) confirmed models
 MAX_TRACKED_ACCOUNTS = 64
 MAX_TRACKED_FILLS = 256
 DAY = 86_400.0
@@ -48,7 +51,11 @@ class Population:
         self.max_segments = max_segments
         self.segment_counts: dict[int, int] = {}
         self.scaffolds: dict[int, Scaffold] = {}
+        self.max_scaffolds = max(1000, max_segments // 4)
         self.model_first_seen: dict[str, float] = {}
+        self._model_candidates: dict[str, tuple[float, set[str]]] = {}
+        self._first_model_ts: float | None = None
+        self._newest_model_ts: float | None = None
         self.prompt_counts: dict[int, int] = {}
         self.events = 0
         self.daily_volume = _LogHistogram()
@@ -73,7 +80,7 @@ class Population:
     ) -> None:
         self.events += 1
         if model and model not in self.model_first_seen:
-            self.model_first_seen[model] = ts
+            self._note_model(model, account_id, ts)
         counts = self.segment_counts
         for seg in segments:
             n = counts.get(seg, 0) + 1
@@ -93,14 +100,36 @@ class Population:
                     acc[account_id] = 1
         self.prompt_counts[prompt_hash] = self.prompt_counts.get(prompt_hash, 0) + 1
         if len(counts) > self.max_segments:
-            self._forget_rare()
+            self.segment_counts = _shrink(counts, self.max_segments)
+        if len(self.prompt_counts) > self.max_segments:
+            self.prompt_counts = _shrink(self.prompt_counts, self.max_segments)
+        if len(self.scaffolds) > self.max_scaffolds:
+            keep = sorted(self.scaffolds.items(), key=lambda kv: kv[1].uses, reverse=True)
+            self.scaffolds = dict(keep[: self.max_scaffolds // 2])
 
-    def _forget_rare(self) -> None:
-        """Lossy counting: drop segments seen once (and prompts seen once) when full."""
-        self.segment_counts = {k: v for k, v in self.segment_counts.items() if v > 1}
-        self.prompt_counts = {k: v for k, v in self.prompt_counts.items() if v > 1}
-        if len(self.segment_counts) > self.max_segments * 0.8:
-            self.segment_counts = {k: v for k, v in self.segment_counts.items() if v >= PROMOTE_AT}
+    def _note_model(self, model: str, account_id: str, ts: float) -> None:
+        """A model name counts once several accounts used it: any client can send any
+        string as ``model``, and one typo must not look like a release."""
+        candidate = self._model_candidates.get(model)
+        if candidate is None:
+            if len(self._model_candidates) >= MAX_MODEL_CANDIDATES:
+                # A flood of made-up names: forget the ones only one account ever sent.
+                self._model_candidates = {
+                    m: c for m, c in self._model_candidates.items() if len(c[1]) > 1
+                }
+                if len(self._model_candidates) >= MAX_MODEL_CANDIDATES:
+                    return
+            candidate = self._model_candidates[model] = (ts, set())
+        candidate[1].add(account_id)
+        if len(candidate[1]) < MODEL_MIN_ACCOUNTS or len(self.model_first_seen) >= MAX_MODELS:
+            return
+        first = candidate[0]
+        del self._model_candidates[model]
+        self.model_first_seen[model] = first
+        if self._first_model_ts is None or first < self._first_model_ts:
+            self._first_model_ts = first
+        if self._newest_model_ts is None or first > self._newest_model_ts:
+            self._newest_model_ts = first
 
     def scaffold(self, segment: int) -> Scaffold | None:
         return self.scaffolds.get(segment)
@@ -112,14 +141,22 @@ class Population:
 
     def newest_model_release(self) -> float | None:
         """When the most recently appeared model showed up, if any appeared after the first day."""
-        if len(self.model_first_seen) < 2:
+        first, newest = self._first_model_ts, self._newest_model_ts
+        if first is None or newest is None:
             return None
-        first_ever = min(self.model_first_seen.values())
-        newest = max(self.model_first_seen.values())
-        return newest if newest - first_ever > DAY else None
+        return newest if newest - first > DAY else None
 
     def repeats(self, prompt_hash: int) -> int:
         return self.prompt_counts.get(prompt_hash, 0)
+
+
+def _shrink(counts: dict[int, int], cap: int) -> dict[int, int]:
+    """Lossy counting for a full table: drop what was seen once; if recurring entries alone
+    still fill it, halve every count (old evidence fades) until there is room again."""
+    kept = {k: v for k, v in counts.items() if v > 1}
+    while len(kept) > cap * 0.8:
+        kept = {k: v // 2 for k, v in kept.items() if v >= 2 * 2}
+    return kept
 
 
 class _LogHistogram:

@@ -120,3 +120,21 @@ def test_rejected_events_index_their_status(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT status, action FROM events").fetchall() == [(401, "block")]
     conn.close()
+
+
+def test_an_unserialisable_event_neither_stops_the_writer_nor_is_lost(tmp_path: Path) -> None:
+    path = tmp_path / "ev.sqlite"
+    with EventLog(path, flush_interval_s=0.01) as log:
+        bad = _event(1)
+        bad["account_meta"] = {"created_at": 2**70}  # orjson refuses integers over 64 bits
+        log.append(bad)
+        log.append(_event(2))
+    assert [e["request_id"] for e in iter_logged_events(path)] == ["r1", "r2"]
+
+
+def test_export_is_in_time_order_even_when_written_out_of_order(tmp_path: Path) -> None:
+    path = tmp_path / "ev.sqlite"
+    with EventLog(path, flush_interval_s=0.01) as log:
+        log.append(_event(5))  # a long stream that started later ended first ...
+        log.append(_event(2))  # ... than one that started earlier
+    assert [e["request_id"] for e in iter_logged_events(path)] == ["r2", "r5"]

@@ -32,6 +32,8 @@ class LinkConfig(BaseModel):
     )
     link_threshold: float = 0.8
     max_keys_per_account: int = 12
+    # Rotating proxies must not use up the budget that payment and scaffold keys need.
+    max_network_keys: int = 3
     max_accounts_per_key: int = 5000
     candidates_per_key: int = 64  # accounts compared when a key is added
 
@@ -47,6 +49,7 @@ class CampaignStats:
     requests: int = 0
     harvest: float = 0.0
     templated: int = 0  # requests framed by a scaffold many accounts fill with new data
+    flagged_ts: float | None = None  # when the campaign (or any campaign merged in) was flagged
     first_ts: float = 0.0
     last_ts: float = 0.0
     capabilities: Counter[str] = field(default_factory=Counter)
@@ -59,6 +62,13 @@ class CampaignStats:
         self.requests += other.requests
         self.harvest += other.harvest
         self.templated += other.templated
+        if other.flagged_ts is not None:
+            # A flag survives a merge: joining a bigger group must not launder a campaign.
+            self.flagged_ts = (
+                other.flagged_ts
+                if self.flagged_ts is None
+                else min(self.flagged_ts, other.flagged_ts)
+            )
         self.last_ts = max(self.last_ts, other.last_ts)
         self.capabilities.update(other.capabilities)
         self.evidence.update(other.evidence)
@@ -120,6 +130,10 @@ class Linker:
         """Give ``account`` a key; link it to holders it now shares enough with."""
         keys = self._keys.setdefault(account, set())
         if key in keys or len(keys) >= self.config.max_keys_per_account:
+            return False
+        if key[0] == "network" and (
+            sum(1 for kind, _ in keys if kind == "network") >= self.config.max_network_keys
+        ):
             return False
         keys.add(key)
         holders = self._holders.setdefault(key, [])

@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from distillguard.events import Event, parse_ts
+from distillguard.events import Event, EventError, parse_ts
 from distillguard.features.matcher import Matcher
 from distillguard.features.text import (
     h64,
@@ -117,6 +117,20 @@ def _capability(families: frozenset[str], tools: bool, tool_results: bool, image
     return "chat"
 
 
+def _timestamp(value: object) -> float | None:
+    """Account metadata is the provider's data and may be odd: unreadable means unknown."""
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
+        return None
+    try:
+        return parse_ts(value)
+    except EventError:
+        return None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _int(value: object, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -144,8 +158,8 @@ class TextCache:
         if found is None:
             found = text_features(text, matcher)
             if len(self._entries) >= self.size:
-                for key in list(self._entries)[: self.size // 2]:
-                    del self._entries[key]
+                for old in list(self._entries)[: self.size // 2]:
+                    del self._entries[old]
             self._entries[key] = found
         return found
 
@@ -186,8 +200,10 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
     response = event.get("response") or {}
     rejected = event.get("rejected") or {}
     status = _int(response.get("status"), _int(rejected.get("status"), 200))
-    meta = event.get("account_meta") or {}
-    created = meta.get("created_at")
+    meta = event.get("account_meta")
+    if not isinstance(meta, dict):
+        meta = {}
+    created_at = _timestamp(meta.get("created_at"))
     ip = str(event.get("ip") or "")
     return RequestFeatures(
         ts=parse_ts(event["ts"]),
@@ -223,7 +239,7 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
         prompt_tokens=_int(response.get("prompt_tokens")),
         completion_tokens=_int(response.get("completion_tokens")),
         reasoning_tokens=_int(response.get("reasoning_tokens")),
-        payment=meta.get("payment_fingerprint") if isinstance(meta, dict) else None,
-        created_at=parse_ts(created) if isinstance(created, int | float | str) else None,
-        signup_channel=meta.get("signup_channel") if isinstance(meta, dict) else None,
+        payment=_str(meta.get("payment_fingerprint")),
+        created_at=created_at,
+        signup_channel=_str(meta.get("signup_channel")),
     )

@@ -9,6 +9,7 @@ on the next tick with the same batch: events are never dropped.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -51,16 +52,16 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _row(event: Event) -> tuple[float, object, str, object, object, bytes]:
+def _row(event: Event, body: bool = True) -> tuple[float, object, str, object, object, bytes]:
     response = event.get("response") or event.get("rejected") or {}
     decision = event.get("decision") or {}
     return (
         parse_ts(event["ts"]),
         event.get("request_id"),
-        event["account_id"],
+        str(event["account_id"]),
         response.get("status"),
         decision.get("action"),
-        orjson.dumps(event),
+        orjson.dumps(event) if body else b"",
     )
 
 
@@ -135,8 +136,8 @@ class EventLog:
         while self._pending:
             count = min(len(self._pending), self.max_batch)
             batch = [self._pending[i] for i in range(count)]
+            rows = [_safe_row(e) for e in batch]
             try:
-                rows = [_row(e) for e in batch]
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(
                     "INSERT INTO events (ts, request_id, account_id, status, action, body)"
@@ -155,11 +156,28 @@ class EventLog:
             self._written += count
 
 
+def _safe_row(event: Event) -> tuple[float, object, str, object, object, bytes]:
+    """An event orjson cannot serialise (a 65-bit integer in provider metadata, say) is
+    written through the standard library instead: one bad event must never stop the writer,
+    and no event is dropped."""
+    try:
+        return _row(event)
+    except Exception:
+        log.warning("event %s stored via the json fallback", event.get("request_id"))
+        text = json.dumps(event, default=str)
+        ts, request_id, account, status, action, _ = _row(json.loads(text), body=False)
+        return ts, request_id, account, status, action, text.encode()
+
+
 def iter_logged_events(path: Path, *, since_seq: int = 0) -> Iterator[Event]:
-    """Events in arrival order from an event log file (read-only; safe while the gateway runs)."""
+    """Events in time order from an event log file (read-only; safe while the gateway runs)."""
     conn = connect(path, readonly=True)
     try:
-        cursor = conn.execute("SELECT body FROM events WHERE seq > ? ORDER BY seq", (since_seq,))
+        # Time order (then arrival at the writer): an event is stamped when its request arrives
+        # but written when it ends, so a long stream is logged after shorter, later requests.
+        cursor = conn.execute(
+            "SELECT body FROM events WHERE seq > ? ORDER BY ts, seq", (since_seq,)
+        )
         for (body,) in cursor:
             event: Event = orjson.loads(body)
             yield event

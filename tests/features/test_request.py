@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from distillguard.features.matcher import build_matcher
+from distillguard.features.request import TextCache, extract, network_of, text_features
+
+MATCHER = build_matcher()
+
+
+def test_text_cache_stays_correct_across_evictions() -> None:
+    cache = TextCache(size=4)
+    texts = [f"prompt number {w} about something else entirely" for w in "abcdefghij"]
+    for text in texts * 2:
+        assert cache.get(text, MATCHER) == text_features(text, MATCHER)
+
+
+def test_odd_account_metadata_means_unknown_not_an_error() -> None:
+    event = {
+        "ts": 1_770_000_000,
+        "account_id": "a",
+        "request": {"messages": [{"role": "user", "content": "hi"}]},
+        "account_meta": {"created_at": "2024-01-01", "payment_fingerprint": 5},
+    }
+    f = extract(event, MATCHER)
+    assert f.created_at is None and f.payment is None
+    event["account_meta"] = "not an object"
+    assert extract(event, MATCHER).payment is None
+
+
+def test_networks() -> None:
+    assert network_of("198.51.100.77") == "198.51.100.0/24"
+    assert network_of("2001:db8:1:2::5") == "2001:db8:1::/48"
+    assert network_of("unknown") == "unknown"
