@@ -75,18 +75,18 @@ class AllowAll:
 
 
 class ChainedHook:
-    """Hooks in order: the first that refuses or marks the request decides; all observe."""
+    """Hooks in order: the first that refuses or marks the request decides. Every hook sees
+    every request, so the engine's state matches a replay of the event log even for
+    requests the static policy refused."""
 
     def __init__(self, hooks: list[DecisionHook]):
         self.hooks = hooks
 
     def decide(self, ctx: RequestContext) -> Decision:
-        decision = ALLOW
-        for hook in self.hooks:
-            decision = hook.decide(ctx)
-            if decision.action != "allow":
-                return decision
-        return decision
+        decisions = [hook.decide(ctx) for hook in self.hooks]
+        return next(
+            (d for d in decisions if d.action != "allow"), decisions[-1] if decisions else ALLOW
+        )
 
     def observe(self, event: Event) -> None:
         for hook in self.hooks:
