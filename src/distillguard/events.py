@@ -65,10 +65,6 @@ def validate_event(obj: object) -> Event:
     return obj
 
 
-def dumps(event: Event) -> bytes:
-    return orjson.dumps(event)
-
-
 def read_jsonl(path: Path | str) -> Iterator[Event]:
     """Validated events from a JSONL file (``.gz`` allowed); the line number names bad input."""
     file = Path(path)

@@ -19,14 +19,11 @@ from distillguard.gateway.validation import message_text, parse_chat_request
 from distillguard.sim.benign import FACTORIES
 from distillguard.sim.benign_common import MAX_CHARS, MAX_TURNS, local_hour
 from distillguard.sim.context import SimContext, SourceSpec
-from distillguard.sim.core import DAY, MINUTE, SimAccount, SimRequest, SimWindow, to_event
+from distillguard.sim.core import MINUTE, SimAccount, SimRequest, to_event
 from distillguard.sim.resources import TZ_OFFSETS, DataBank
+from simkit import WINDOW, Generated, generate
 
-START = 1769990400.0  # 2026-02-02 00:00 UTC, a Monday
-WINDOW = SimWindow(START, 7, START + 4 * DAY)
 OPAQUE = re.compile(r"^(acct|key)_[0-9a-f]{12}$")
-
-Generated = tuple[Sequence[SimAccount], list[SimRequest]]
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +35,6 @@ def bank() -> DataBank:
 
 def make_ctx(bank: DataBank, seed: int = 7) -> SimContext:
     return SimContext(seed=seed, window=WINDOW, bank=bank)
-
-
-def generate(ctx: SimContext, kind: str, accounts: int, **options: object) -> Generated:
-    source = FACTORIES[kind](ctx, SourceSpec(kind, accounts, f"t-{kind}", options=options))
-    return source.accounts(), list(source.requests())
 
 
 @pytest.fixture(scope="module")

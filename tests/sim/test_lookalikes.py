@@ -17,29 +17,24 @@ from distillguard.config import LimitsConfig
 from distillguard.events import validate_event
 from distillguard.gateway.validation import message_text, parse_chat_request
 from distillguard.sim.benign_common import local_hour
-from distillguard.sim.context import SimContext, SourceSpec
+from distillguard.sim.context import SimContext
 from distillguard.sim.core import (
     CURRENT_MODEL,
     DAY,
     MINUTE,
     NEW_MODEL,
     SMALL_MODEL,
-    SimAccount,
     SimRequest,
-    SimWindow,
     to_event,
 )
 from distillguard.sim.lookalikes import FACTORIES
 from distillguard.sim.resources import IDE_USER_AGENTS, TZ_OFFSETS, DataBank
+from simkit import WINDOW, Generated, generate
 
-START = 1769990400.0  # 2026-02-02 00:00 UTC, a Monday
-WINDOW = SimWindow(START, 7, START + 4 * DAY)
 OPAQUE = re.compile(r"^(acct|key)_[0-9a-f]{12}$")
 COT = re.compile(
     r"step by step|chain of thought|reasoning|think (it )?through|show your work", re.I
 )
-
-Generated = tuple[Sequence[SimAccount], list[SimRequest]]
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +44,6 @@ def bank() -> DataBank:
 
 def make_ctx(bank: DataBank, seed: int = 11) -> SimContext:
     return SimContext(seed=seed, window=WINDOW, bank=bank)
-
-
-def generate(ctx: SimContext, kind: str, accounts: int, **options: object) -> Generated:
-    source = FACTORIES[kind](ctx, SourceSpec(kind, accounts, f"t-{kind}", options=options))
-    return source.accounts(), list(source.requests())
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ The gateway asks before forwarding (``decide``) and reports the finished event a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from distillguard.events import Event
@@ -40,11 +40,6 @@ class Decision:
     campaign_id: str | None = None
     retry_after_s: float | None = None
     message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def refuses(self) -> bool:
-        return self.action in ("block", "throttle")
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -62,16 +57,6 @@ class DecisionHook(Protocol):
     def decide(self, ctx: RequestContext) -> Decision: ...
 
     def observe(self, event: Event) -> None: ...
-
-
-class AllowAll:
-    """A hook that allows everything; for tests and for a gateway that only records."""
-
-    def decide(self, ctx: RequestContext) -> Decision:
-        return ALLOW
-
-    def observe(self, event: Event) -> None:
-        return None
 
 
 class ChainedHook:

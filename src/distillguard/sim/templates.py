@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from distillguard.sim.templates_heldout import TEMPLATES as HELDOUT_TEMPLATES
 from distillguard.sim.templates_paraphrase import (
@@ -36,18 +36,7 @@ Purpose = Literal[
     "synthetic-data",
     "system-prompt",
 ]
-PURPOSES: Final[tuple[Purpose, ...]] = (
-    "reasoning-harvest",
-    "cot-reconstruction",
-    "rubric-grading",
-    "censorship-rewrite",
-    "agentic-coding",
-    "computer-use",
-    "multilingual-reasoning",
-    "logprob",
-    "synthetic-data",
-    "system-prompt",
-)
+PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
 
 # The slots a purpose's templates may use; the first listed ones are required.
 SLOTS: Final[Mapping[Purpose, frozenset[str]]] = MappingProxyType(
