@@ -57,7 +57,6 @@ class Population:
         self._first_model_ts: float | None = None
         self._newest_model_ts: float | None = None
         self.prompt_counts: dict[int, int] = {}
-        self.events = 0
         self.daily_volume = _LogHistogram()
         self._payments: dict[str, set[str]] = {}
 
@@ -78,7 +77,6 @@ class Population:
         prompt_hash: int,
         harvest: float,
     ) -> None:
-        self.events += 1
         if model and model not in self.model_first_seen:
             self._note_model(model, account_id, ts)
         counts = self.segment_counts

@@ -46,7 +46,6 @@ class RunResult:
     seconds_simulate_and_detect: float
     seconds_detect: float
     outcomes: dict[str, AccountOutcome] = field(default_factory=dict)
-    campaign_engine_ids: dict[str, set[str]] = field(default_factory=dict)
 
 
 def run_once(
@@ -100,6 +99,4 @@ def run_once(
         seconds_detect=detect,
         outcomes=outcomes,
     )
-    for root, members in engine.campaign_roots().items():
-        result.campaign_engine_ids[root] = set(members)
     return result
