@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from distillguard.data.sharegpt import Conversation, Turn
 from distillguard.events import Event
 from distillguard.gateway.app import create_gateway_app
 from distillguard.gateway.decision import DecisionHook
+from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.static import StaticPolicy
 from distillguard.store.eventlog import iter_logged_events
 from distillguard.store.keys import KeyStore
@@ -76,15 +78,19 @@ def running_gateway(
     config: GatewayConfig,
     accounts: Sequence[str] = ("alice", "bob"),
     hook: DecisionHook | None = None,
+    *,
+    policy: ResponsePolicy | None = None,
+    meta: Mapping[str, dict[str, Any]] | None = None,
 ) -> Iterator[GatewayHandle]:
-    """A gateway on a free port with one key per account; the event log is flushed on exit."""
+    """A gateway on a free port with one key per account (``meta``: account metadata by
+    account); the event log is flushed on exit."""
     handle = GatewayHandle(url="", config=config)
     with KeyStore(config.auth.keys_db) as store:
         for account in accounts:
-            issued = store.add(account, label="test")
+            issued = store.add(account, label="test", account_meta=(meta or {}).get(account))
             handle.keys[account] = issued.secret
             handle.key_ids[account] = issued.key.key_id
-    app = create_gateway_app(config, hook=hook or StaticPolicy(config.policy))
+    app = create_gateway_app(config, hook=hook or StaticPolicy(config.policy), policy=policy)
     with serve_in_thread(app) as url:
         handle.url = url
         yield handle

@@ -296,3 +296,13 @@ def demo(workdir: Path, concurrency: int) -> None:
     from distillguard.demo import run_demo
 
     sys.exit(run_demo(workdir, concurrency))
+
+
+def _register_admin_commands() -> None:
+    from distillguard.admin_cli import actions, intel
+
+    main.add_command(actions)
+    main.add_command(intel)
+
+
+_register_admin_commands()

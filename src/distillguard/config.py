@@ -100,6 +100,28 @@ class DetectionConfig(_Model):
     )
 
 
+class ResponseConfig(_Model):
+    """The response policy: rules (YAML, hot-reloaded) and the decisions store (SQLite)."""
+
+    enabled: bool = False
+    policy_file: Path | None = Field(
+        default=None, description="Policy YAML; the documented defaults without one."
+    )
+    decisions_db: Path = Path("distillguard-decisions.sqlite")
+    reload_interval_s: float = Field(default=0.25, gt=0)
+    max_staleness_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How old the in-memory decisions may get before the fail mode applies.",
+    )
+
+
+class AdminConfig(_Model):
+    """The admin API under /admin (actions, appeals, review, audit, intel); off without a token."""
+
+    token: str | None = Field(default=None, min_length=16)
+
+
 class GatewayConfig(_Model):
     listen: ListenConfig = ListenConfig()
     upstream: UpstreamConfig = UpstreamConfig()
@@ -112,6 +134,8 @@ class GatewayConfig(_Model):
     )
     policy: StaticPolicyConfig = StaticPolicyConfig()
     detection: DetectionConfig = Field(default_factory=lambda: DetectionConfig())
+    response: ResponseConfig = Field(default_factory=lambda: ResponseConfig())
+    admin: AdminConfig = Field(default_factory=lambda: AdminConfig())
     sim_clock_header: str | None = Field(
         default=None,
         description=(
@@ -179,6 +203,14 @@ def resolve_paths(config: GatewayConfig, base_dir: Path) -> GatewayConfig:
         update={
             "event_log": config.event_log.model_copy(update={"path": fix(config.event_log.path)}),
             "auth": config.auth.model_copy(update={"keys_db": fix(config.auth.keys_db)}),
+            "response": config.response.model_copy(
+                update={
+                    "decisions_db": fix(config.response.decisions_db),
+                    "policy_file": fix(config.response.policy_file)
+                    if config.response.policy_file
+                    else None,
+                }
+            ),
             "detection": config.detection.model_copy(
                 update={
                     "engine_config": fix(config.detection.engine_config)

@@ -92,6 +92,10 @@ class AccountRecord:
     indicator_hits: int = 0
     values: dict[str, float] = field(default_factory=dict)
     campaign_root: str | None = None  # set when the campaign carries the account's score
+    # What the fixed link keys were made of at the previous request: the same again adds
+    # nothing (a key once offered is held, or refused for good), so it is not offered again.
+    link_inputs: tuple[object, ...] = ()
+    keys_remembered: int = -1  # linker keys already looked at by _remember_scaffolds
 
 
 def campaign_id_of(root: str) -> str:
@@ -105,6 +109,9 @@ class Engine:
         if unknown:
             raise ValueError(f"unknown detectors: {', '.join(sorted(unknown))}")
         self.detectors: list[Detector[Any]] = [REGISTRY[n]() for n in self.config.detectors]
+        self._updates = [(d.name, d.update) for d in self.detectors]
+        self._values = [(d.name, d.value) for d in self.detectors]
+        self._campaign_ids: dict[str, str] = {}
         self.matcher = build_matcher(self.config.lexicon_backend)
         self.text_cache = TextCache()
         self.population = Population(self.config.max_segments)
@@ -134,20 +141,26 @@ class Engine:
             )
         record.requests += 1
         record.last_ts = f.ts
-        for detector in self.detectors:
-            detector.update(record.states[detector.name], f, self.population)
+        states, pop = record.states, self.population
+        for name, update in self._updates:
+            update(states[name], f, pop)
         self._link(f, record)
-        self.linker.record(f.account_id, f.ts, harvest, f.capability, self._templated(f))
-        return self._judge(f, record)
+        campaign = self.linker.record(
+            f.account_id, f.ts, harvest, f.capability, self._templated(f)
+        )
+        return self._judge(f, record, campaign)
 
     def _link(self, f: RequestFeatures, record: AccountRecord) -> None:
         account, add = f.account_id, self.linker.add_key
-        if f.payment:
-            add(account, ("payment", f.payment))
-        add(account, ("network", f.ip_prefix))
-        if f.system_hash:
-            add(account, ("system", f.system_hash))
-        add(account, ("signature", h64(f"{f.param_signature}|{f.user_agent}")))
+        inputs = (f.payment, f.ip_prefix, f.system_hash, f.param_signature, f.user_agent)
+        if inputs != record.link_inputs:
+            record.link_inputs = inputs
+            if f.payment:
+                add(account, ("payment", f.payment))
+            add(account, ("network", f.ip_prefix))
+            if f.system_hash:
+                add(account, ("system", f.system_hash))
+            add(account, ("signature", h64(f"{f.param_signature}|{f.user_agent}")))
         template = record.states.get("template")
         if isinstance(template, TemplateState):
             seg, count, novel = template.dominant()
@@ -162,7 +175,7 @@ class Engine:
                 and scaffold.diversity >= SCAFFOLD_MIN_DIVERSITY
             ):
                 add(account, ("scaffold", seg))
-        if self.flagged_scaffolds:
+        if self.flagged_scaffolds and not self.flagged_scaffolds.isdisjoint(f.segments):
             for seg in f.segments:
                 if seg in self.flagged_scaffolds:
                     record.indicator_hits += 1
@@ -171,8 +184,9 @@ class Engine:
 
     def _templated(self, f: RequestFeatures) -> bool:
         """Is this prompt framed by a scaffold that many accounts fill with new data?"""
+        scaffolds = self.population.scaffolds
         for seg in f.segments:
-            scaffold = self.population.scaffold(seg)
+            scaffold = scaffolds.get(seg)
             if (
                 scaffold is not None
                 and scaffold.n_accounts >= TEMPLATED_MIN_ACCOUNTS
@@ -181,10 +195,13 @@ class Engine:
                 return True
         return False
 
-    def _judge(self, f: RequestFeatures, record: AccountRecord) -> Verdict:
+    def _judge(
+        self, f: RequestFeatures, record: AccountRecord, campaign: tuple[str, CampaignStats]
+    ) -> Verdict:
         cfg = self.config.scoring
         pop = self.population
-        values = {d.name: d.value(record.states[d.name], pop) for d in self.detectors}
+        states = record.states
+        values = {name: value(states[name], pop) for name, value in self._values}
         own = account_score(values, record.requests, cfg)
         meta = record.states.get("metadata")
         if isinstance(meta, MetadataState):
@@ -193,14 +210,14 @@ class Engine:
             # Matching a flagged campaign's own scaffold: the hydra growing a head.
             content = max((values.get(n, 0.0) for n in cfg.content_weights), default=0.0)
             own = max(own, min(1.0, 0.5 + 0.25 * record.indicator_hits) * max(content, 0.5))
-        root, stats = self.linker.campaign_of(f.account_id)
+        root, stats = campaign
         camp = campaign_score(stats, cfg) if stats.accounts >= 2 else 0.0
         flagged_campaign = stats.flagged_ts is not None
         if not flagged_campaign and camp >= cfg.flag_threshold:
             stats.flagged_ts = f.ts
             flagged_campaign = True
         if flagged_campaign:
-            self._remember_scaffolds(f.account_id)
+            self._remember_scaffolds(f.account_id, record)
         score = max(own, camp)
         newly = record.flagged_at is None and (score >= cfg.flag_threshold or flagged_campaign)
         record.score, record.values = score, values
@@ -215,9 +232,15 @@ class Engine:
             ts=f.ts,
             score=score,
             flagged=flagged,
-            campaign_id=campaign_id_of(root) if stats.accounts >= 2 else None,
+            campaign_id=self._campaign_id(root) if stats.accounts >= 2 else None,
             reasons=record.reasons if flagged else (),
         )
+
+    def _campaign_id(self, root: str) -> str:
+        found = self._campaign_ids.get(root)
+        if found is None:
+            found = self._campaign_ids[root] = campaign_id_of(root)
+        return found
 
     def explain(self, account_id: str, top: int = 3) -> tuple[str, ...]:
         """The account's reasons now: its campaign's, then its strongest signals."""
@@ -240,9 +263,15 @@ class Engine:
             d.name: signal_of(d, record.states[d.name], self.population) for d in self.detectors
         }
 
-    def _remember_scaffolds(self, account: str) -> None:
+    def _remember_scaffolds(self, account: str, record: AccountRecord) -> None:
+        # Every key looked at is settled for good (flagged, or checked for this account), and
+        # keys are never taken away: only a key added since the last look can change anything.
+        keys = self.linker.keys_of(account)
+        if len(keys) == record.keys_remembered:
+            return
+        record.keys_remembered = len(keys)
         root = self.linker.root(account)
-        for kind, value in self.linker.keys_of(account):
+        for kind, value in keys:
             if kind != "scaffold" or not isinstance(value, int):
                 continue
             if value in self.flagged_scaffolds or (account, value) in self._scaffolds_checked:

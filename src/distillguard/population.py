@@ -163,12 +163,21 @@ class _LogHistogram:
     def __init__(self) -> None:
         self.buckets = [0] * 32
         self.total = 0
+        # Read after every event, changed only when an account's day ends: remembered.
+        self._quantiles: dict[float, float] = {}
 
     def add(self, value: int) -> None:
         self.buckets[min(31, max(0, value).bit_length())] += 1
         self.total += 1
+        self._quantiles.clear()
 
     def quantile(self, q: float) -> float:
+        found = self._quantiles.get(q)
+        if found is None:
+            found = self._quantiles[q] = self._quantile(q)
+        return found
+
+    def _quantile(self, q: float) -> float:
         if self.total == 0:
             return 0.0
         target = q * self.total

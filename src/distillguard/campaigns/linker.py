@@ -154,8 +154,10 @@ class Linker:
 
     def record(
         self, account: str, ts: float, harvest: float, capability: str, templated: bool
-    ) -> None:
-        stats = self.stats(self.root(account))
+    ) -> tuple[str, CampaignStats]:
+        """Count one request to the account's campaign; the campaign (root, stats)."""
+        root = self.root(account)
+        stats = self.stats(root)
         if stats.requests == 0:
             stats.first_ts = ts
         stats.requests += 1
@@ -163,3 +165,4 @@ class Linker:
         stats.templated += templated
         stats.last_ts = ts
         stats.capabilities[capability] += 1
+        return root, stats

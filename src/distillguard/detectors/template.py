@@ -35,6 +35,36 @@ def space_saving_add(top: list[list[int]], key: int, novel: bool, k: int = TOP_K
     victim[0], victim[1], victim[2] = key, victim[1] + 1, int(novel)
 
 
+def _add_all(top: list[list[int]], segments: tuple[int, ...], novel: bool, k: int = TOP_K) -> int:
+    """``space_saving_add`` for each of ``segments`` in turn, with the same result; returns
+    the index of the (first) most used entry.
+
+    A prompt brings ~10 segments, most of them new to a full table: finding each victim by
+    a key function over the entries was most of the detector's cost; here the counts sit in
+    one list that ``min`` and ``index`` scan in C.
+    """
+    keys = [entry[0] for entry in top]
+    counts = [entry[1] for entry in top]
+    fresh = int(novel)
+    for seg in segments:
+        if seg in keys:
+            at = keys.index(seg)
+            entry = top[at]
+            entry[1] += 1
+            entry[2] += fresh
+            counts[at] = entry[1]
+        elif len(top) < k:
+            top.append([seg, 1, fresh])
+            keys.append(seg)
+            counts.append(1)
+        else:
+            at = counts.index(min(counts))  # the first entry with the fewest uses
+            victim = top[at]
+            victim[0], victim[1], victim[2] = seg, victim[1] + 1, fresh
+            keys[at], counts[at] = seg, victim[1]
+    return counts.index(max(counts))
+
+
 @dataclass(slots=True)
 class TemplateState:
     n: int = 0
@@ -47,10 +77,6 @@ class TemplateState:
         return seg, count, novel
 
 
-def _uses(entry: list[int]) -> int:
-    return entry[1]
-
-
 class TemplateDetector:
     name: ClassVar[str] = "template"
     test_min_events: ClassVar[int] = 20
@@ -60,12 +86,9 @@ class TemplateDetector:
 
     def update(self, state: TemplateState, f: RequestFeatures, pop: Population) -> None:
         state.n += 1
-        novel = pop.repeats(f.prompt_hash) <= 1
-        for seg in f.segments:
-            space_saving_add(state.top, seg, novel)
-        if state.top:
-            best: list[int] = max(state.top, key=_uses)
-            state.best = list(best)
+        if f.segments:  # without segments the table, and so its best entry, stay as they are
+            top = state.top
+            state.best = list(top[_add_all(top, f.segments, pop.repeats(f.prompt_hash) <= 1)])
 
     def _facts(self, state: TemplateState, pop: Population) -> tuple[float, int, float]:
         seg, count, _ = state.dominant()

@@ -9,8 +9,8 @@ URLs), so requests built from one scaffold share skeleton segments.
 from __future__ import annotations
 
 import re
-import zlib
 from typing import Any, Final
+from zlib import adler32, crc32
 
 HEAD_CHARS: Final = 3000
 TAIL_CHARS: Final = 1000
@@ -63,7 +63,7 @@ def system_text(messages: list[Any]) -> str:
 def h64(text: str) -> int:
     """A stable 64-bit hash (same in every process and on every replica)."""
     data = text.encode("utf-8", "surrogatepass")
-    return (zlib.crc32(data) << 32) | zlib.adler32(data)
+    return (crc32(data) << 32) | adler32(data)
 
 
 SKELETON_HEAD: Final = 1200
@@ -81,15 +81,20 @@ def skeleton(text: str) -> str:
         text = _URL.sub("<url>", text)
     if "@" in text:
         text = _EMAIL.sub("<email>", text)
-    if '"' in text or "'" in text or "“" in text or "「" in text:
+    # A quote needs both its marks (two of them for straight quotes): a lone apostrophe
+    # ("don't") is not worth a scan.
+    if (
+        text.count('"') >= 2
+        or text.count("'") >= 2
+        or ("“" in text and "”" in text)
+        or ("「" in text and "」" in text)
+    ):
         text = _QUOTED.sub("<quote>", text)
     return _NUMBER.sub("0", text).lower()
 
 
-def _long_enough(segment: str) -> bool:
-    if segment.count(" ") >= 3:
-        return True
-    return len(_CJK.findall(segment)) >= 6
+def _long_in_cjk(segment: str) -> bool:
+    return not segment.isascii() and len(_CJK.findall(segment)) >= 6
 
 
 def segment_hashes(skel: str) -> tuple[int, ...]:
@@ -98,7 +103,7 @@ def segment_hashes(skel: str) -> tuple[int, ...]:
     Scaffold text recurs across requests built from one template; the slot's content (the
     question, the document) gives segments that are new each time.
     """
-    return tuple(dict.fromkeys(h64(s) for s in scaffold_candidates(skel)))
+    return tuple(dict.fromkeys(map(h64, scaffold_candidates(skel))))
 
 
 def scaffold_candidates(skel: str) -> list[str]:
@@ -107,8 +112,12 @@ def scaffold_candidates(skel: str) -> list[str]:
     for end in _SENTENCE_ENDS:
         if end in skel:
             skel = skel.replace(end, end.rstrip() + "\n")
-    segments = [" ".join(s.split()) for s in skel.split("\n")]
-    segments = [s for s in segments if _long_enough(s)]
+    segments = []
+    for line in skel.split("\n"):
+        words = line.split()
+        # Four words, or six CJK characters; judged before the words are joined again.
+        if len(words) >= 4 or (words and _long_in_cjk(line)):
+            segments.append(" ".join(words))
     if len(segments) > MAX_SEGMENTS:
         segments = segments[: MAX_SEGMENTS - 4] + segments[-4:]
     words = skel.split()

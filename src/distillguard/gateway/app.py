@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import secrets
@@ -24,6 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from distillguard.config import GatewayConfig
+from distillguard.countermeasures.degrade import StreamDegrader, degrade_request, degrade_response
+from distillguard.gateway.admin import ADMIN_ROUTES, Admin
 from distillguard.gateway.auth import KeyCache
 from distillguard.gateway.clientip import ClientIpResolver
 from distillguard.gateway.decision import Decision, DecisionHook, RequestContext
@@ -38,6 +41,7 @@ from distillguard.gateway.upstream import (
     upstream_status_error,
 )
 from distillguard.gateway.validation import parse_chat_request, too_large
+from distillguard.policy.response import ResponsePolicy
 from distillguard.store.eventlog import EventLog
 from distillguard.store.keys import KeyStore
 
@@ -181,6 +185,12 @@ async def chat_completions(request: Request) -> Response:
             draft,
         )
         enforce(decision)
+        degrade = decision.degrade if decision.action == "degrade" else None
+        if degrade is not None:
+            degraded, changes = degrade_request(chat.body, degrade)
+            raw = orjson.dumps(degraded)
+            chat = dataclasses.replace(chat, body=degraded)
+            draft.decision = dataclasses.replace(decision, reasons=(*decision.reasons, *changes))
         body = completion_body(chat.body, raw, stream=chat.stream, include_usage=chat.include_usage)
         headers = {"x-request-id": draft.request_id}
         draft.forwarded = True
@@ -192,21 +202,25 @@ async def chat_completions(request: Request) -> Response:
                 gw.sink.finish,
                 client_wants_usage=chat.include_usage,
                 headers=headers,
+                degrader=StreamDegrader(degrade) if degrade is not None else None,
             )
         answer = await gw.upstream.post_json("/chat/completions", body)
         if answer.status_code >= 400:
             raise upstream_status_error(answer.status_code, answer.content)
+        content = answer.content
         try:
-            apply_completion(draft, orjson.loads(answer.content))
+            completion = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise GatewayError(
                 502, "The model server returned invalid JSON.", "api_error", "upstream_invalid"
             ) from exc
+        if degrade is not None and isinstance(completion, dict):
+            completion = degrade_response(completion, degrade)
+            content = orjson.dumps(completion)
+        apply_completion(draft, completion)
         draft.status = answer.status_code
         gw.sink.finish(draft)
-        return Response(
-            answer.content, status_code=answer.status_code, media_type=_JSON, headers=headers
-        )
+        return Response(content, status_code=answer.status_code, media_type=_JSON, headers=headers)
     except GatewayError as err:
         return gw.refuse(draft, err)
     except ClientDisconnect:
@@ -294,8 +308,11 @@ def create_gateway_app(
     key_store: KeyStore | None = None,
     event_log: EventLog | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    policy: ResponsePolicy | None = None,
 ) -> Starlette:
-    """The gateway as an ASGI app; the caller owns ``hook``, the app owns what it opens."""
+    """The gateway as an ASGI app; the caller owns ``hook``, the app owns what it opens.
+    ``policy`` (the response policy inside ``hook``) gets its decisions kept fresh and, with
+    an admin token configured, the admin API."""
     store = key_store or KeyStore(config.auth.keys_db)
     events = event_log or EventLog(
         config.event_log.path,
@@ -319,11 +336,17 @@ def create_gateway_app(
         # Start-up objects live for the process: keep them out of the collector's full
         # passes, which otherwise cost tens of milliseconds on the p99 latency.
         gc.freeze()
-        reload = asyncio.create_task(gw.keys.refresh_forever(config.auth.reload_interval_s))
+        tasks = [asyncio.create_task(gw.keys.refresh_forever(config.auth.reload_interval_s))]
+        if policy is not None:
+            interval = config.response.reload_interval_s
+            tasks.append(asyncio.create_task(policy.cache.refresh_forever(interval)))
+            if config.admin.token:
+                app.state.admin = Admin(config.admin.token, policy)
         try:
             yield
         finally:
-            reload.cancel()
+            for task in tasks:
+                task.cancel()
             await gw.upstream.aclose()
             await asyncio.to_thread(events.close)
             if key_store is None:
@@ -334,6 +357,7 @@ def create_gateway_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
+        *ADMIN_ROUTES,
         Route("/{path:path}", not_found, methods=_ALL),
     ]
     return Starlette(

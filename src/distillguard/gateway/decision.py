@@ -8,9 +8,12 @@ The gateway asks before forwarding (``decide``) and reports the finished event a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from distillguard.events import Event
+
+if TYPE_CHECKING:
+    from distillguard.countermeasures.degrade import DegradeOptions
 
 Action = Literal["allow", "flag", "throttle", "degrade", "block"]
 
@@ -31,6 +34,20 @@ class RequestContext:
     max_tokens: int | None
     account_meta: dict[str, Any] | None = None
 
+    def to_event(self) -> Event:
+        """The request as the event log will record it (without the response)."""
+        return {
+            "ts": self.ts,
+            "request_id": self.request_id,
+            "account_id": self.account_id,
+            "api_key_id": self.api_key_id,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "model": self.model,
+            "request": self.body,
+            "account_meta": self.account_meta or {},
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -40,6 +57,7 @@ class Decision:
     campaign_id: str | None = None
     retry_after_s: float | None = None
     message: str | None = None
+    degrade: DegradeOptions | None = None  # what to strip, when the action is "degrade"
 
     def to_event(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,10 @@ from starlette.types import ASGIApp
 from distillguard.config import GatewayConfig
 from distillguard.gateway.app import create_gateway_app
 from distillguard.gateway.decision import ChainedHook, DecisionHook
+from distillguard.policy.response import ResponsePolicy
+from distillguard.policy.snapshot import DecisionCache
 from distillguard.policy.static import StaticPolicy
+from distillguard.store.decisions import DecisionStore
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -35,18 +38,28 @@ def serve_app(app: ASGIApp, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, **uvicorn_options())
 
 
-def build_hook(config: GatewayConfig) -> DecisionHook:
-    """The static policy, followed by the detection engine when it is enabled."""
+def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | None]:
+    """The static policy, followed by the detection engine when it is enabled — alone (it
+    blocks what it flags) or behind the response policy's ladder when that is enabled."""
     static = StaticPolicy(config.policy)
-    if not config.detection.enabled:
-        return static
+    if not (config.detection.enabled or config.response.enabled):
+        return static, None
     from distillguard.engine import Engine, load_engine_config
 
-    return ChainedHook([static, Engine(load_engine_config(config.detection.engine_config))])
+    engine = Engine(load_engine_config(config.detection.engine_config))
+    if not config.response.enabled:
+        return ChainedHook([static, engine]), None
+    store = DecisionStore(config.response.decisions_db)
+    cache = DecisionCache(
+        store, config.response.policy_file, max_staleness_s=config.response.max_staleness_s
+    )
+    policy = ResponsePolicy(engine, cache, fail_mode=config.fail_mode)
+    return ChainedHook([static, policy]), policy
 
 
 def run_gateway(config: GatewayConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    app = create_gateway_app(config, hook=build_hook(config))
+    hook, policy = build_hook(config)
+    app = create_gateway_app(config, hook=hook, policy=policy)
     serve_app(app, config.listen.host, config.listen.port)

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from distillguard.countermeasures.degrade import StreamDegrader
 from distillguard.gateway.recording import EventDraft
 from distillguard.gateway.upstream import apply_usage, upstream_unreachable
 
@@ -37,6 +39,7 @@ class StreamRelay(Response):
         *,
         client_wants_usage: bool,
         headers: dict[str, str],
+        degrader: StreamDegrader | None = None,
     ):
         # No Response.__init__: it would add a Content-Length for an empty body.
         self.status_code = 200
@@ -50,6 +53,7 @@ class StreamRelay(Response):
         self.draft = draft
         self.finish = finish
         self.client_wants_usage = client_wants_usage
+        self.degrader = degrader
         self._content: list[str] = []
         self._reasoning: list[str] = []
         self._complete = False
@@ -116,6 +120,8 @@ class StreamRelay(Response):
             return
         self._complete = True
         last = held + (self._on_line(partial) or b"")  # a last line may lack its line break
+        if not last.endswith(_DONE):
+            last += self._flush()
         await send({"type": "http.response.body", "body": last, "more_body": False})
 
     def _on_line(self, line: bytes) -> bytes | None:
@@ -125,21 +131,34 @@ class StreamRelay(Response):
             return line + b"\n"
         data = line[5:].strip()
         if data == b"[DONE]":
-            return _DONE
+            return self._flush() + _DONE
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             return b"data: " + data + b"\n\n"
-        if isinstance(chunk, dict):
-            if "error" in chunk:
-                inner = chunk["error"] if isinstance(chunk["error"], dict) else {}
-                self.draft.fail(
-                    502, str(inner.get("code") or "upstream_error"), str(inner.get("message"))
-                )
-            self._collect(chunk)
-            if not self.client_wants_usage and "usage" in chunk and not chunk.get("choices"):
-                return None  # the usage chunk the gateway asked for, not the client
-        return b"data: " + data + b"\n\n"
+        if not isinstance(chunk, dict):
+            return b"data: " + data + b"\n\n"
+        if "error" in chunk:
+            inner = chunk["error"] if isinstance(chunk["error"], dict) else {}
+            self.draft.fail(
+                502, str(inner.get("code") or "upstream_error"), str(inner.get("message"))
+            )
+        elif self.degrader is not None:
+            # Degraded traffic: what the client gets (and the event records) is the
+            # transformed stream; a chunk may vanish or a withheld summary may come first.
+            return b"".join(self._emit(c, None) for c in self.degrader.feed(chunk))
+        return self._emit(chunk, data)
+
+    def _emit(self, chunk: dict[str, Any], data: bytes | None) -> bytes:
+        self._collect(chunk)
+        if not self.client_wants_usage and "usage" in chunk and not chunk.get("choices"):
+            return b""  # the usage chunk the gateway asked for, not the client
+        return b"data: " + (data if data is not None else orjson.dumps(chunk)) + b"\n\n"
+
+    def _flush(self) -> bytes:
+        if self.degrader is None:
+            return b""
+        return b"".join(self._emit(c, None) for c in self.degrader.finish())
 
     def _collect(self, chunk: dict[str, object]) -> None:
         choices = chunk.get("choices")

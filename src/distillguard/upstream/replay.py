@@ -10,6 +10,14 @@ receives the same answer, in every process.
 Logprobs, when asked for, are synthetic: deterministic made-up values over made-up
 ~4-character tokens, present only so clients that request them get the OpenAI shape.
 
+Reasoning: a model id containing "reason" (``replay-reasoning``) also "thinks", so that
+countermeasures aimed at chain-of-thought harvesting can be tested end to end. Its raw reasoning
+is derived from the answer (one "Step k:" per sentence), sent as ``message.reasoning_content``
+or streamed as ``delta.reasoning_content`` before the answer, counted in
+``usage.completion_tokens_details.reasoning_tokens``, and, as on real reasoning models, it
+spends the ``max_tokens`` budget before the answer does. Any such id works; /v1/models lists it
+only when ``ReplaySettings.models`` names it.
+
 Test hook: the model id ``replay-error-500`` answers 500 with an OpenAI error envelope, so
 gateway tests can simulate an upstream failure.
 """
@@ -42,7 +50,15 @@ from distillguard.data.sharegpt import (
     truncate_to_tokens,
 )
 
-__all__ = ["ERROR_500_MODEL", "HELP", "ReplaySettings", "create_replay_app", "run_replay"]
+__all__ = [
+    "ERROR_500_MODEL",
+    "HELP",
+    "REASONING_MODEL",
+    "ReplaySettings",
+    "create_replay_app",
+    "reasoning_for",
+    "run_replay",
+]
 
 HELP: Final = (
     "Run a stand-in for a real model, for demos, tests and benchmarks: an OpenAI-compatible "
@@ -51,6 +67,7 @@ HELP: Final = (
 )
 
 ERROR_500_MODEL: Final = "replay-error-500"
+REASONING_MODEL: Final = "replay-reasoning"  # any model id containing "reason" thinks
 OWNER: Final = "distillguard-replay"
 MAX_CHOICES: Final = 16  # as many as the gateway allows
 MAX_TOP_LOGPROBS: Final = 20
@@ -61,6 +78,8 @@ _ALTERNATIVES: Final = (
     " the", " a", ",", ".", " and", " to", " of", " in", " is", " that", " it", " for",
     "\n", " you", " with", " on", " as", " this", " be", " are", " can", " or", " an", ":",
 )  # fmt: skip
+_SENTENCES: Final = re.compile(r"(?<=[.!?])\s+|\n+")
+_MAX_STEPS: Final = 12  # reasoning steps drawn from the answer's sentences
 _JSON: Final = "application/json"
 _SSE_FLUSH_BYTES: Final = 4096
 
@@ -134,6 +153,7 @@ class _Choice:
     content: str
     finish_reason: str
     logprobs: list[dict[str, Any]] | None
+    reasoning: str | None = None  # raw chain-of-thought, from reasoning models only
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +168,18 @@ class _Completion:
     include_usage: bool
 
     @property
-    def usage(self) -> dict[str, int]:
-        completion = sum(estimate_tokens(choice.content) for choice in self.choices)
-        return {
+    def usage(self) -> dict[str, Any]:
+        reasoning = [choice.reasoning for choice in self.choices if choice.reasoning is not None]
+        thought = sum(estimate_tokens(text) for text in reasoning)
+        completion = thought + sum(estimate_tokens(choice.content) for choice in self.choices)
+        usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
             "total_tokens": self.prompt_tokens + completion,
         }
+        if reasoning:  # as OpenAI reports it: reasoning is part of the completion tokens
+            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
+        return usage
 
 
 class _RequestError(Exception):
@@ -313,14 +338,22 @@ def _complete(payload: dict[str, Any], book: _AnswerBook, settings: ReplaySettin
     options = payload.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
 
+    thinks = "reason" in model.casefold()
     choices = []
     for answer in book.pick(prompt, n):
-        content = answer if max_tokens is None else truncate_to_tokens(answer, max_tokens)
+        reasoning = thought = reasoning_for(prompt, answer) if thinks else None
+        budget = max_tokens
+        if thought is not None and budget is not None:  # reasoning spends the budget first
+            thought = truncate_to_tokens(thought, budget)
+            budget -= estimate_tokens(thought)
+        content = answer if budget is None else truncate_to_tokens(answer, budget)
+        cut = len(content) < len(answer) or thought != reasoning
         choices.append(
             _Choice(
                 content=content,
-                finish_reason="length" if len(content) < len(answer) else "stop",
+                finish_reason="length" if cut else "stop",
                 logprobs=_synthetic_logprobs(content, top) if with_logprobs else None,
+                reasoning=thought,
             )
         )
     return _Completion(
@@ -331,6 +364,21 @@ def _complete(payload: dict[str, Any], book: _AnswerBook, settings: ReplaySettin
         prompt_tokens=sum(estimate_tokens(text) for text in texts),
         include_usage=include_usage,
     )
+
+
+def reasoning_for(prompt: str, answer: str) -> str:
+    """Deterministic stand-in chain-of-thought: the answer's sentences restated as steps.
+
+    It resembles real raw reasoning where it matters to a distiller (longer than the answer,
+    step by step, ending on the conclusion) without generating anything.
+    """
+    asked = " ".join(prompt.split())[:160] or "(no question)"
+    sentences = [" ".join(part.split()) for part in _SENTENCES.split(answer)]
+    sentences = [sentence for sentence in sentences if sentence][:_MAX_STEPS]
+    steps = [f"Step 1: The user asks: {asked}. Work out what a good answer must cover."]
+    steps += [f"Step {k}: Point to make: {s}" for k, s in enumerate(sentences, 2)]
+    steps.append(f"Step {len(steps) + 1}: Check every point is covered, then write the answer.")
+    return "\n".join(steps)
 
 
 def _message_text(message: object, position: int) -> str:
@@ -401,7 +449,7 @@ def _render(completion: _Completion) -> dict[str, Any]:
         "choices": [
             {
                 "index": index,
-                "message": {"role": "assistant", "content": choice.content},
+                "message": _message(choice),
                 "finish_reason": choice.finish_reason,
                 "logprobs": _logprobs_field(choice.logprobs),
             }
@@ -409,6 +457,13 @@ def _render(completion: _Completion) -> dict[str, Any]:
         ],
         "usage": completion.usage,
     }
+
+
+def _message(choice: _Choice) -> dict[str, Any]:
+    message = {"role": "assistant", "content": choice.content}
+    if choice.reasoning is not None:
+        message["reasoning_content"] = choice.reasoning
+    return message
 
 
 def _logprobs_field(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -456,8 +511,12 @@ def _sse_lines(
     head_json = orjson.dumps(head)[:-1]  # without the closing brace
     suffix = b'},"logprobs":null,"finish_reason":null}]}\n\n'
     for index, choice in enumerate(completion.choices):
-        prefix = b"data: " + head_json + b',"choices":[{"index":%d,"delta":{"content":' % index
+        opening = b"data: " + head_json + b',"choices":[{"index":%d,"delta":{' % index
+        prefix = opening + b'"content":'
         yield _line(_chunk(head, index, {"role": "assistant", "content": ""}))
+        if choice.reasoning is not None:  # a reasoning model thinks before it answers
+            for text in chunker.findall(choice.reasoning):
+                yield opening + b'"reasoning_content":' + orjson.dumps(text) + suffix
         if choice.logprobs is None:
             for text in chunker.findall(choice.content):
                 yield prefix + orjson.dumps(text) + suffix

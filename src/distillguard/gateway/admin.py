@@ -1,0 +1,289 @@
+"""The admin API (/admin/...): actions, appeals, the review queue, audit, intel exchange.
+
+Authenticated with the admin bearer token (constant-time compare); a bearer token in a header
+is not sent by browsers on their own, so cross-site requests cannot act. Every change goes to
+the decisions store with an audit row and this replica reloads its snapshot at once; other
+replicas follow within their reload interval.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from distillguard.engine import Engine
+from distillguard.gateway.errors import GatewayError, bad_request
+from distillguard.intel.export import campaign_intel
+from distillguard.intel.records import to_record
+from distillguard.intel.stix import IntelError, export_json, import_bundle
+from distillguard.policy.campaigns import UnknownCampaign, indicators, members
+from distillguard.policy.response import ResponsePolicy
+from distillguard.policy.snapshot import DecisionCache
+from distillguard.store.decisions import DecisionStore, DecisionStoreError
+
+
+@dataclass(slots=True)
+class Admin:
+    token: str
+    policy: ResponsePolicy
+
+    @property
+    def engine(self) -> Engine:
+        return self.policy.engine
+
+    @property
+    def cache(self) -> DecisionCache:
+        return self.policy.cache
+
+    @property
+    def store(self) -> DecisionStore:
+        return self.policy.cache.store
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _admin(request: Request) -> Admin:
+    admin: Admin | None = getattr(request.app.state, "admin", None)
+    if admin is None:
+        raise GatewayError(404, "The admin API is not enabled.", code="unknown_url")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), admin.token):
+        raise GatewayError(
+            401,
+            "Admin API: missing or wrong admin token.",
+            code="invalid_admin_token",
+            headers={"www-authenticate": 'Bearer realm="distillguard-admin"'},
+        )
+    return admin
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise bad_request("The body must be a JSON object.")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = data.get(name, default)
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"'{name}' is required and must be a non-empty string.", param=name)
+    return value.strip()
+
+
+def _actor(data: dict[str, Any]) -> str:
+    return str(data.get("actor") or "admin")
+
+
+def _handler(fn: Any) -> Any:
+    """Errors as OpenAI envelopes, never a stack trace."""
+
+    async def run(request: Request) -> Response:
+        try:
+            result: Response = await fn(request, _admin(request))
+            return result
+        except GatewayError as err:
+            return err.to_response()
+        except (DecisionStoreError, UnknownCampaign) as exc:
+            code = "not_found" if isinstance(exc, UnknownCampaign) else "invalid_request"
+            return GatewayError(
+                404 if code == "not_found" else 400, str(exc), code=code
+            ).to_response()
+        except IntelError as exc:
+            return bad_request(str(exc), code="invalid_bundle").to_response()
+
+    return run
+
+
+@_handler
+async def list_actions(request: Request, admin: Admin) -> Response:
+    everything = request.query_params.get("all") in ("1", "true")
+    actions = admin.store.actions(active_only=not everything)
+    return _json({"data": [a.to_json() for a in actions if a.parent_id is None or everything]})
+
+
+@_handler
+async def add_action(request: Request, admin: Admin) -> Response:
+    data = await _body(request)
+    kind, target = _field(data, "target_kind"), _field(data, "target")
+    action, reason = _field(data, "action"), _field(data, "reason")
+    expires = data.get("expires_in_s")
+    if expires is not None and (not isinstance(expires, int | float) or expires <= 0):
+        raise bad_request("'expires_in_s' must be a positive number.", param="expires_in_s")
+    expires_ts = None if expires is None else time.time() + float(expires)
+    children: list[tuple[str, str]] = []
+    evidence: dict[str, Any] = {}
+    if kind == "campaign":
+        scope = admin.cache.policy.campaign_enforcement
+        accounts, children = indicators(admin.engine, target, scope)
+        _, stats = admin.engine.campaign(accounts[0])
+        evidence = {
+            "accounts": len(accounts),
+            "requests": stats.requests,
+            "links": dict(stats.evidence),
+        }
+    stored = admin.store.add_action(
+        kind,
+        target,
+        action,
+        reason=reason,
+        actor=_actor(data),
+        evidence=evidence,
+        expires_ts=expires_ts,
+        children=children,
+    )
+    admin.cache.refresh(force=True)
+    return _json({**stored.to_json(), "indicators": len(children)}, 201)
+
+
+@_handler
+async def revoke_action(request: Request, admin: Admin) -> Response:
+    data = await _body(request)
+    try:
+        action_id = int(request.path_params["action_id"])
+    except ValueError as exc:
+        raise bad_request("The action id must be a number.") from exc
+    stored = admin.store.revoke(action_id, actor=_actor(data), reason=_field(data, "reason"))
+    admin.cache.refresh(force=True)
+    return _json(stored.to_json())
+
+
+@_handler
+async def appeal(request: Request, admin: Admin) -> Response:
+    data = await _body(request)
+    revoked, override = admin.store.appeal(
+        _field(data, "target_kind"),
+        _field(data, "target"),
+        actor=_actor(data),
+        reason=_field(data, "reason"),
+    )
+    admin.cache.refresh(force=True)
+    return _json({"revoked": [a.to_json() for a in revoked], "override": override.to_json()}, 201)
+
+
+@_handler
+async def list_reviews(request: Request, admin: Admin) -> Response:
+    open_only = request.query_params.get("open", "1") in ("1", "true")
+    return _json({"data": [r.to_json() for r in admin.store.reviews(open_only=open_only)]})
+
+
+@_handler
+async def resolve_review(request: Request, admin: Admin) -> Response:
+    """Approve (allow), throttle, degrade or block the reviewed target, at once."""
+    data = await _body(request)
+    try:
+        review_id = int(request.path_params["review_id"])
+    except ValueError as exc:
+        raise bad_request("The review id must be a number.") from exc
+    resolution, actor = _field(data, "resolution"), _actor(data)
+    reason = str(data.get("reason") or f"review #{review_id}: {resolution}")
+    item = admin.store.review(review_id)
+    if resolution == "allow":
+        admin.store.appeal(item.target_kind, item.target, actor=actor, reason=reason)
+    else:
+        admin.store.resolve_review(review_id, resolution=resolution, actor=actor)
+        admin.store.add_action(
+            item.target_kind,
+            item.target,
+            resolution,
+            reason=reason,
+            actor=actor,
+            evidence={"review_id": review_id},
+        )
+    admin.cache.refresh(force=True)
+    return _json(admin.store.review(review_id).to_json())
+
+
+@_handler
+async def audit(request: Request, admin: Admin) -> Response:
+    try:
+        limit = int(request.query_params.get("limit", "100"))
+    except ValueError as exc:
+        raise bad_request("'limit' must be a number.", param="limit") from exc
+    entries = admin.store.audit(limit=limit, target=request.query_params.get("target"))
+    return _json({"data": [e.to_json() for e in entries]})
+
+
+@_handler
+async def account(request: Request, admin: Admin) -> Response:
+    account_id = request.path_params["account_id"]
+    record = admin.engine.accounts.get(account_id)
+    if record is None:
+        raise GatewayError(404, f"No account {account_id} has been seen.", code="not_found")
+    campaign_id, stats = admin.engine.campaign(account_id)
+    return _json(
+        {
+            "account_id": account_id,
+            "requests": record.requests,
+            "score": record.score,
+            "flagged": admin.engine.is_flagged(account_id),
+            "campaign_id": campaign_id,
+            "campaign_accounts": stats.accounts,
+            "reasons": list(admin.engine.explain(account_id)),
+            "signals": record.values,
+        }
+    )
+
+
+@_handler
+async def campaign(request: Request, admin: Admin) -> Response:
+    campaign_id = request.path_params["campaign_id"]
+    accounts = members(admin.engine, campaign_id)
+    _, stats = admin.engine.campaign(accounts[0])
+    return _json(
+        {
+            "campaign_id": campaign_id,
+            "accounts": accounts,
+            "requests": stats.requests,
+            "first_seen": stats.first_ts,
+            "last_seen": stats.last_ts,
+            "flagged_at_ts": stats.flagged_ts,
+            "evidence": dict(stats.evidence),
+            "focus": dict(stats.capabilities),
+        }
+    )
+
+
+@_handler
+async def intel_export(request: Request, admin: Admin) -> Response:
+    campaign_id = request.query_params.get("campaign")
+    if not campaign_id:
+        raise bad_request("'campaign' is required.", param="campaign")
+    intel = campaign_intel(admin.engine, campaign_id, admin.policy.samples)
+    return Response(export_json(intel), media_type="application/json")
+
+
+@_handler
+async def intel_import(request: Request, admin: Admin) -> Response:
+    found = import_bundle((await request.body()).decode("utf-8", "replace"))
+    records = [to_record(p) for p in found]
+    added = admin.store.import_intel(records, actor="admin", source_file="admin upload")
+    admin.cache.refresh(force=True)
+    return _json({"indicators": len(records), "new": added}, 201)
+
+
+ADMIN_ROUTES = [
+    Route("/admin/actions", list_actions, methods=["GET"]),
+    Route("/admin/actions", add_action, methods=["POST"]),
+    Route("/admin/actions/{action_id}/revoke", revoke_action, methods=["POST"]),
+    Route("/admin/appeals", appeal, methods=["POST"]),
+    Route("/admin/reviews", list_reviews, methods=["GET"]),
+    Route("/admin/reviews/{review_id}/resolve", resolve_review, methods=["POST"]),
+    Route("/admin/audit", audit, methods=["GET"]),
+    Route("/admin/accounts/{account_id}", account, methods=["GET"]),
+    Route("/admin/campaigns/{campaign_id}", campaign, methods=["GET"]),
+    Route("/admin/intel/export", intel_export, methods=["GET"]),
+    Route("/admin/intel/import", intel_import, methods=["POST"]),
+]

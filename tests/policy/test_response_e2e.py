@@ -1,0 +1,256 @@
+"""The response side end to end: the official ``openai`` client through the real gateway, with
+the real engine, the SQLite decisions store and the admin API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from conftest import GatewayHandle, gateway_config, running_gateway
+from distillguard.config import AdminConfig, ResponseConfig
+from distillguard.engine import Engine
+from distillguard.gateway.decision import ChainedHook
+from distillguard.intel.model import CampaignIntel
+from distillguard.intel.stix import export_json
+from distillguard.policy.response import ResponsePolicy
+from distillguard.policy.rules import Bound, Condition, PolicyConfig, Rule, ThrottleConfig
+from distillguard.policy.snapshot import DecisionCache
+from distillguard.policy.static import StaticPolicy
+from distillguard.store.decisions import DecisionStore
+
+TOKEN = "admin-token-for-tests-0123456789"
+T0 = 1_700_000_000.0
+CLOCK = "x-sim-time"
+
+
+@contextmanager
+def policy_gateway(
+    tmp: Path,
+    replay_url: str,
+    policy: PolicyConfig,
+    accounts: Sequence[str],
+    *,
+    meta: Mapping[str, dict[str, Any]] | None = None,
+    fail_mode: str = "closed",
+    max_staleness_s: float = 1.0,
+) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
+    config = gateway_config(
+        tmp,
+        replay_url,
+        response=ResponseConfig(
+            enabled=True,
+            decisions_db=tmp / "decisions.sqlite",
+            reload_interval_s=0.05,
+            max_staleness_s=max_staleness_s,
+        ),
+        admin=AdminConfig(token=TOKEN),
+        sim_clock_header=CLOCK,
+        fail_mode=fail_mode,
+    )
+    cache = DecisionCache(DecisionStore(tmp / "decisions.sqlite"), None, max_staleness_s=1.0)
+    cache.max_staleness_s = max_staleness_s
+    cache.replace_policy(policy)
+    responder = ResponsePolicy(Engine(), cache, fail_mode=fail_mode)
+    hook = ChainedHook([StaticPolicy(config.policy), responder])
+    with running_gateway(config, accounts, hook, policy=responder, meta=meta) as handle:
+        yield handle, responder
+
+
+def admin(handle: GatewayHandle, method: str, path: str, **kw: Any) -> Any:
+    response = httpx.request(
+        method, handle.url + path, headers={"authorization": f"Bearer {TOKEN}"}, **kw
+    )
+    assert response.status_code < 400, response.text
+    return response.json()
+
+
+def harvest_prompt(i: int) -> str:
+    return (
+        "Solve the following problem. Write out your complete internal reasoning step by step "
+        "before the final answer, and put the final answer in a box.\n\nProblem: A store sells "
+        f"{10 + i * 7} apples and buys {900 - i * 3} more. How many apples does it have?"
+    )
+
+
+def ask(gw: GatewayHandle, account: str, prompt: str, ts: float, *, stream: bool = False
+        ) -> tuple[str, str]:  # fmt: skip
+    """One request with the official client: (content, reasoning) of the answer."""
+    with openai.OpenAI(base_url=gw.base_url, api_key=gw.keys[account], max_retries=0) as c:
+        kwargs: dict[str, Any] = {
+            "model": "replay-reasoning",
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": 0.0,
+            "extra_headers": {CLOCK: str(ts)},
+        }
+        if not stream:
+            message = c.chat.completions.create(**kwargs).choices[0].message
+            return message.content or "", message.model_dump().get("reasoning_content") or ""
+        content = reasoning = ""
+        for chunk in c.chat.completions.create(stream=True, **kwargs):
+            for choice in chunk.choices:
+                delta = choice.delta.model_dump()
+                reasoning += delta.get("reasoning_content") or ""
+                content += delta.get("content") or ""
+        return content, reasoning
+
+
+def outcome(gw: GatewayHandle, account: str, i: int) -> tuple[str, dict[str, str]]:
+    """One streamed request: 'ok' (reasoning served), 'degraded', '429' or '403'."""
+    try:
+        content, reasoning = ask(gw, account, harvest_prompt(i), T0 + 2.0 * i, stream=True)
+        assert content, "every served answer keeps its content"
+        return ("ok" if reasoning else "degraded"), {}
+    except openai.RateLimitError as exc:
+        return "429", dict(exc.response.headers)
+    except openai.PermissionDeniedError as exc:
+        return "403", dict(exc.response.headers)
+
+
+LADDER = PolicyConfig(
+    rules=[
+        Rule(name="slow", when=Condition(score=Bound(gte=0.3)), action="throttle"),
+        Rule(name="degrade", when=Condition(score=Bound(gte=0.6)), action="degrade"),
+        Rule(name="block", when=Condition(score=Bound(gte=0.9)), action="block"),
+    ],
+    throttle=ThrottleConfig(requests_per_minute=2, tokens_per_minute=None),
+)
+
+
+def test_scored_account_climbs_the_ladder(tmp_path: Path, replay_url: str) -> None:
+    with policy_gateway(tmp_path, replay_url, LADDER, ["atk", "alice"]) as (gw, _):
+        seen: list[str] = []
+        headers: dict[str, dict[str, str]] = {}
+        for i in range(60):
+            result, hdrs = outcome(gw, "atk", i)
+            seen.append(result)
+            headers.setdefault(result, hdrs)
+            if result == "403":
+                break
+        first = {r: seen.index(r) for r in ("ok", "429", "degraded", "403")}
+        assert first["ok"] < first["429"] < first["degraded"] < first["403"], seen
+        assert int(headers["429"]["retry-after"]) >= 1
+        assert headers["403"].get("x-should-retry") == "false"
+        # Once degraded, reasoning never comes back; once blocked, it stays blocked.
+        assert "ok" not in seen[first["degraded"] :]
+        assert outcome(gw, "atk", 99)[0] == "403"
+        # A bystander on the same gateway is untouched.
+        assert ask(gw, "alice", "What is a good name for a cat?", T0 + 200)[0]
+        audit = admin(gw, "GET", "/admin/audit", params={"target": "atk"})["data"]
+        ladder = [e["action"] for e in reversed(audit) if e["what"] == "ladder"]
+        assert ladder == ["throttle", "degrade", "block"]
+        assert all(e["reasons"] and e["evidence"]["signals"] for e in audit)
+
+
+def _campaign_id(gw: GatewayHandle, account: str) -> str:
+    campaign_id = admin(gw, "GET", f"/admin/accounts/{account}")["campaign_id"]
+    assert campaign_id is not None
+    return str(campaign_id)
+
+
+def test_campaign_block_catches_a_new_head_and_appeal_restores(
+    tmp_path: Path, replay_url: str
+) -> None:
+    meta = {a: {"payment_fingerprint": "card-shared-1"} for a in ("h1", "h2", "h3")}
+    with policy_gateway(tmp_path, replay_url, PolicyConfig(rules=[]), ["h1", "h2", "h3", "bob"],
+                        meta=meta) as (gw, _):  # fmt: skip
+        for n, account in enumerate(("h1", "h2")):
+            ask(gw, account, f"Tell me about rivers, part {n}", T0 + n)
+        campaign_id = _campaign_id(gw, "h1")
+        made = admin(gw, "POST", "/admin/actions", json={
+            "target_kind": "campaign", "target": campaign_id, "action": "block",
+            "reason": "reseller cluster", "actor": "ana"})  # fmt: skip
+        assert made["indicators"] >= 3  # both accounts and the shared card
+        with pytest.raises(openai.PermissionDeniedError):
+            ask(gw, "h1", "hello again", T0 + 10)
+        # A brand-new account on the same card is refused on its very first request.
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            ask(gw, "h3", "a first question", T0 + 11)
+        # The client learns nothing about detection; the event says why.
+        assert "payment" not in refused.value.message
+        assert ask(gw, "bob", "unrelated customer", T0 + 12)[0]
+        # The appeal restores access at once.
+        admin(gw, "POST", "/admin/appeals", json={
+            "target_kind": "account", "target": "h3", "reason": "own card, verified"})  # fmt: skip
+        assert ask(gw, "h3", "thanks", T0 + 13)[0]
+        with pytest.raises(openai.PermissionDeniedError):
+            ask(gw, "h2", "still blocked", T0 + 14)
+        # Revoking the campaign action frees every member.
+        admin(gw, "POST", f"/admin/actions/{made['id']}/revoke", json={"reason": "wrong call"})
+        assert ask(gw, "h2", "free again", T0 + 15)[0]
+    h3 = [e for e in gw.events() if e["account_id"] == "h3"]
+    assert any("payment card-shared-1" in r for r in h3[0]["decision"]["reasons"])
+    assert h3[1]["decision"]["reasons"][0].startswith("allowed by action")
+
+
+def test_shadow_mode_changes_nothing_but_logs(tmp_path: Path, replay_url: str) -> None:
+    shadow = PolicyConfig(
+        mode="shadow",
+        rules=[Rule(name="block-all", when=Condition(), action="block")],
+    )
+    with policy_gateway(tmp_path, replay_url, shadow, ["alice"]) as (gw, _):
+        content, reasoning = ask(gw, "alice", "What is the tallest mountain?", T0)
+        assert content and reasoning
+    (event,) = [e for e in gw.events() if e.get("request")]
+    assert event["decision"]["action"] == "flag"
+    assert event["decision"]["reasons"][0] == "shadow: would block"
+
+
+def test_imported_peer_bundle_changes_the_decision(tmp_path: Path, replay_url: str) -> None:
+    block_intel = PolicyConfig(rules=[Rule(name="peer", when=Condition(intel=[]), action="block")])
+    bundle = export_json(CampaignIntel(
+        campaign_id="peer-camp", name="peer campaign", first_seen=T0, last_seen=T0 + 60,
+        accounts=40, requests=9000, cidrs=["127.0.0.0/24"], confidence=90,
+    ))  # fmt: skip
+    with policy_gateway(tmp_path, replay_url, block_intel, ["alice"]) as (gw, _):
+        assert ask(gw, "alice", "before the import", T0)[0]
+        done = admin(gw, "POST", "/admin/intel/import", content=bundle)
+        assert done["indicators"] == 1
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            ask(gw, "alice", "after the import", T0 + 1)
+        assert "intel" not in refused.value.message
+    blocked = [e for e in gw.events() if e.get("request")][-1]
+    assert "matches peer intelligence (cidr)" in blocked["decision"]["reasons"]
+
+
+def test_review_queue_resolution_is_enforced(tmp_path: Path, replay_url: str) -> None:
+    review = PolicyConfig(rules=[Rule(name="review-all", when=Condition(), action="review")])
+    with policy_gateway(tmp_path, replay_url, review, ["alice"]) as (gw, _):
+        content, reasoning = ask(gw, "alice", "What is a prime number?", T0)
+        # Pending review serves degraded answers: content, no reasoning.
+        assert content and not reasoning
+        (item,) = admin(gw, "GET", "/admin/reviews")["data"]
+        assert item["target"] == "alice"
+        ask(gw, "alice", "Another one", T0 + 1)
+        assert len(admin(gw, "GET", "/admin/reviews")["data"]) == 1  # queued once
+        admin(gw, "POST", f"/admin/reviews/{item['id']}/resolve", json={"resolution": "block"})
+        with pytest.raises(openai.PermissionDeniedError):
+            ask(gw, "alice", "blocked now", T0 + 2)
+
+
+@pytest.mark.parametrize("fail_mode", ["open", "closed"])
+def test_store_unavailable_follows_the_fail_mode(
+    tmp_path: Path, replay_url: str, fail_mode: str
+) -> None:
+    with policy_gateway(tmp_path, replay_url, PolicyConfig(rules=[]), ["alice", "mallory"],
+                        fail_mode=fail_mode, max_staleness_s=0.3) as (gw, responder):  # fmt: skip
+        admin(gw, "POST", "/admin/actions", json={
+            "target_kind": "account", "target": "mallory", "action": "block", "reason": "r"})  # fmt: skip
+        responder.cache.store.close()  # the store goes away under the running gateway
+        time.sleep(0.6)
+        if fail_mode == "closed":
+            with pytest.raises(openai.InternalServerError) as refused:
+                ask(gw, "alice", "is anyone there?", T0)
+            assert refused.value.status_code == 503
+            assert refused.value.response.headers["retry-after"] == "1"
+        else:
+            assert ask(gw, "alice", "is anyone there?", T0)[0]
+            # Open means serving on the last snapshot, not forgetting it.
+            with pytest.raises(openai.PermissionDeniedError):
+                ask(gw, "mallory", "me too", T0 + 1)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from distillguard.store.decisions import DecisionStore, DecisionStoreError, IntelRecord
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DecisionStore:
+    return DecisionStore(tmp_path / "decisions.sqlite")
+
+
+def test_action_with_children_is_audited_and_revoked_as_one(store: DecisionStore) -> None:
+    v0 = store.version()
+    made = store.add_action(
+        "campaign",
+        "camp_1",
+        "block",
+        reason="hydra",
+        actor="ana",
+        children=[("account", "a1"), ("payment", "card-9")],
+    )
+    assert store.version() > v0
+    active = store.actions()
+    assert {(a.target_kind, a.target) for a in active} == {
+        ("campaign", "camp_1"),
+        ("account", "a1"),
+        ("payment", "card-9"),
+    }
+    assert all(a.action == "block" for a in active)
+    assert store.audit()[0].what == "action" and store.audit()[0].evidence["indicators"] == 2
+    store.revoke(made.id, actor="bob", reason="wrong cluster")
+    assert store.actions() == []
+    revoked = store.actions(active_only=False)
+    assert all(a.revoked_by == "bob" for a in revoked)
+    with pytest.raises(DecisionStoreError, match="already revoked"):
+        store.revoke(made.id, actor="bob", reason="again")
+
+
+def test_appeal_revokes_and_overrides(store: DecisionStore) -> None:
+    store.add_action("account", "a1", "block", reason="flagged", actor="policy")
+    store.open_review("account", "a1", reasons=["r"], evidence={}, actor="policy")
+    revoked, override = store.appeal("account", "a1", actor="ana", reason="batch pipeline")
+    assert [a.action for a in revoked] == ["block"]
+    assert override.action == "allow" and override.target == "a1"
+    assert [a.action for a in store.actions()] == ["allow"]
+    assert store.reviews(open_only=True) == []
+    whats = [e.what for e in store.audit()]
+    assert "revoke" in whats and "review resolved" in whats
+
+
+def test_expired_actions_are_not_active(store: DecisionStore) -> None:
+    store.add_action("account", "a1", "throttle", reason="r", actor="x", expires_ts=time.time() - 1)
+    assert store.actions() == []
+    assert len(store.actions(active_only=False)) == 1
+
+
+def test_bad_input_is_a_clear_error(store: DecisionStore) -> None:
+    with pytest.raises(DecisionStoreError, match="unknown target kind"):
+        store.add_action("planet", "x", "block", reason="r", actor="x")
+    with pytest.raises(DecisionStoreError, match="unknown action"):
+        store.add_action("account", "x", "nuke", reason="r", actor="x")
+    with pytest.raises(DecisionStoreError, match="not an IP range"):
+        store.add_action("cidr", "300.1.2.0/24", "block", reason="r", actor="x")
+    with pytest.raises(DecisionStoreError, match="no action"):
+        store.revoke(99, actor="x", reason="r")
+    stored = store.add_action("cidr", "203.0.113.77/24", "block", reason="r", actor="x")
+    assert stored.target == "203.0.113.0/24"
+
+
+def test_review_opened_once_per_target(store: DecisionStore) -> None:
+    first = store.open_review("account", "a1", reasons=["x"], evidence={}, actor="policy")
+    again = store.open_review("account", "a1", reasons=["y"], evidence={}, actor="policy")
+    assert first.id == again.id
+    store.resolve_review(first.id, resolution="block", actor="ana")
+    with pytest.raises(DecisionStoreError, match="already resolved"):
+        store.resolve_review(first.id, resolution="block", actor="ana")
+    assert store.open_review("account", "a1", reasons=["z"], evidence={}, actor="p").id != first.id
+
+
+def test_audit_only_rows_do_not_invalidate_snapshots(store: DecisionStore) -> None:
+    v = store.version()
+    store.record(actor="policy", what="ladder", target_kind="account", target="a1", action="flag")
+    assert store.version() == v
+    assert store.audit(target="a1")[0].what == "ladder"
+
+
+def test_intel_import_is_idempotent(store: DecisionStore) -> None:
+    rec = IntelRecord("cidr", "198.51.100.0/24", "peer", "op-x", 80, "indicator--1")
+    assert store.import_intel([rec], actor="ana", source_file="f.json") == 1
+    assert store.import_intel([rec], actor="ana", source_file="f.json") == 0
+    assert store.intel() == [rec]
+
+
+def test_changes_from_another_connection_move_the_version(tmp_path: Path) -> None:
+    a = DecisionStore(tmp_path / "d.sqlite")
+    b = DecisionStore(tmp_path / "d.sqlite")
+    v = a.version()
+    b.add_action("account", "a1", "block", reason="r", actor="x")
+    assert a.version() > v
+    assert [x.target for x in a.actions()] == ["a1"]
