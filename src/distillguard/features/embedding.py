@@ -120,11 +120,14 @@ class MiniLMEncoder:
         self._tokenizer = tokenizer
         self._heads = heads
         self._eps = np.float32(eps)
-        emb = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if "embed" in k}
-        self._word = emb["embeddings.word_embeddings.weight"]
-        self._position = emb["embeddings.position_embeddings.weight"]
-        self._token_type = emb["embeddings.token_type_embeddings.weight"][0]
-        self._ln = (emb["embeddings.LayerNorm.weight"], emb["embeddings.LayerNorm.bias"])
+
+        def emb(name: str) -> F32:
+            return np.asarray(weights[f"embeddings.{name}"], dtype=np.float32)
+
+        self._word = emb("word_embeddings.weight")
+        self._position = emb("position_embeddings.weight")
+        self._token_type = emb("token_type_embeddings.weight")[0]  # one segment: type 0
+        self._ln = (emb("LayerNorm.weight"), emb("LayerNorm.bias"))
         self.dim = int(self._word.shape[1])
         count = sum(k.endswith("attention.self.query.weight") for k in weights)
         self._layers = tuple(
@@ -150,12 +153,8 @@ class MiniLMEncoder:
         max_len = min(int(st_config["max_seq_length"]), int(config["max_position_embeddings"]))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_len)
-        return cls(
-            tokenizer,
-            weights,
-            heads=int(config["num_attention_heads"]),
-            eps=float(config["layer_norm_eps"]),
-        )
+        heads, eps = int(config["num_attention_heads"]), float(config["layer_norm_eps"])
+        return cls(tokenizer, weights, heads=heads, eps=eps)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> F32:
         """Unit-length float32 vectors, one row per text, in the order given."""
@@ -190,8 +189,7 @@ class MiniLMEncoder:
     def _block(self, x: F32, bounds: npt.NDArray[np.int64], layer: _Layer) -> F32:
         qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(len(x), 3, self._heads, -1)
         context = np.empty(qkv.shape[:1] + qkv.shape[2:], dtype=np.float32)
-        # Attention one text at a time: its score matrix stays in cache (~30% faster than one
-        # batched matmul over padded texts on this machine).
+        # Attention one text at a time, over its own tokens only; its scores stay in cache.
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
             q, k, v = qkv[start:end].transpose(1, 2, 0, 3)
             scores = q @ k.transpose(0, 2, 1)  # q was pre-scaled by 1/sqrt(head_dim)
