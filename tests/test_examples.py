@@ -6,6 +6,7 @@ from pathlib import Path
 
 from distillguard.config import load_config
 from distillguard.engine import EngineConfig, load_engine_config
+from distillguard.policy.rules import PolicyConfig, load_policy
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -19,3 +20,9 @@ def test_gateway_example_loads_with_detection() -> None:
     assert config.detection.enabled
     assert config.detection.engine_config == EXAMPLES / "engine.yaml"
     assert config.policy.default_rate_limit.requests_per_minute == 600
+    assert config.response.enabled and config.response.policy_file == EXAMPLES / "policy.yaml"
+    assert config.admin.token is None  # DISTILLGUARD_ADMIN_TOKEN unset: the admin API is off
+
+
+def test_policy_example_is_the_defaults() -> None:
+    assert load_policy(EXAMPLES / "policy.yaml") == PolicyConfig()

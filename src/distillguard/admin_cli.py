@@ -85,7 +85,9 @@ def _connect(
         raise click.ClickException(
             "no admin token: pass --admin-token, set DISTILLGUARD_ADMIN_TOKEN or use --config"
         )
-    ctx.obj = AdminClient(url or "http://127.0.0.1:8080", token)
+    client = AdminClient(url or "http://127.0.0.1:8080", token)
+    ctx.call_on_close(client.http.close)
+    ctx.obj = client
 
 
 @click.group()

@@ -119,7 +119,18 @@ class ResponseConfig(_Model):
 class AdminConfig(_Model):
     """The admin API under /admin (actions, appeals, review, audit, intel); off without a token."""
 
-    token: str | None = Field(default=None, min_length=16)
+    token: str | None = Field(
+        default=None, description="Bearer token for /admin (16+ characters); empty = off."
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _token_strength(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) < 16:
+            raise ValueError("the admin token must be at least 16 characters")
+        return value
 
 
 class GatewayConfig(_Model):

@@ -30,7 +30,7 @@ from distillguard.data.sharegpt import Conversation, Turn
 from distillguard.tokens import estimate_tokens
 from distillguard.upstream.replay import REASONING_MODEL, ReplaySettings, create_replay_app
 
-STRIP = DegradeOptions()
+STRIP = DegradeOptions(max_tokens_cap=1024)
 SUMMARY = DegradeOptions(reasoning_summary=True)
 NOTHING = DegradeOptions(
     strip_reasoning=False, drop_logprobs=False, force_n1=False, max_tokens_cap=None

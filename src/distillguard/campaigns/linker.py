@@ -39,6 +39,7 @@ class LinkConfig(BaseModel):
 
 
 Key = tuple[str, object]  # (kind, value)
+_NO_KEYS: frozenset[Key] = frozenset()
 
 
 @dataclass(slots=True)
@@ -128,7 +129,9 @@ class Linker:
     # evidence ------------------------------------------------------------------------
     def add_key(self, account: str, key: Key) -> bool:
         """Give ``account`` a key; link it to holders it now shares enough with."""
-        keys = self._keys.setdefault(account, set())
+        keys = self._keys.get(account)
+        if keys is None:
+            keys = self._keys[account] = set()
         if key in keys or len(keys) >= self.config.max_keys_per_account:
             return False
         if key[0] == "network" and (
@@ -137,12 +140,20 @@ class Linker:
             return False
         keys.add(key)
         holders = self._holders.setdefault(key, [])
-        weights = self.config.weights
+        weights, threshold = self.config.weights, self.config.link_threshold
+        # Every holder holds ``key``; most share nothing else, and then this key alone decides.
+        alone = weights.get(key[0], 0.0) >= threshold
         linked = False
         for other in holders[-self.config.candidates_per_key :]:
+            common = keys & self._keys.get(other, _NO_KEYS)
+            if len(common) == 1:
+                if alone:
+                    self._union(account, other, [key[0]])
+                    linked = True
+                continue
             # Each kind of evidence counts once: two shared scaffolds are still one kind.
-            kinds = sorted({kind for kind, _ in keys & self._keys.get(other, set())})
-            if sum(weights.get(k, 0.0) for k in kinds) >= self.config.link_threshold:
+            kinds = sorted({kind for kind, _ in common})
+            if sum(weights.get(k, 0.0) for k in kinds) >= threshold:
                 self._union(account, other, kinds)
                 linked = True
         if len(holders) < self.config.max_accounts_per_key:

@@ -76,7 +76,7 @@ class DegradeOptions(BaseModel):
     """Ask for one choice: many samples per prompt feed best-of-n filtering and preference
     pairs."""
 
-    max_tokens_cap: int | None = Field(default=1024, ge=1)
+    max_tokens_cap: int | None = Field(default=4096, ge=1)
     """Upper bound on ``max_tokens`` / ``max_completion_tokens``, only ever lowering them and
     set as ``max_completion_tokens`` when the client set neither; ``null`` leaves lengths
     alone. On reasoning models the budget includes reasoning tokens, so a low cap can cut the
