@@ -256,3 +256,10 @@ def test_empty_values_are_not_exported() -> None:
     intel = _intel(payment_fingerprints=["  "], client_fingerprints=[""], template_skeletons=[" "])
     kinds = {i.kind for i in import_bundle(export_json(intel))}
     assert kinds == {"cidr"}
+
+
+def test_large_bundle_round_trips() -> None:
+    # stix2's pretty printer is quadratic (a minute for this size); export must not use it.
+    cidrs = [f"10.{k // 256}.{k % 256}.0/24" for k in range(300)]
+    found = import_bundle(export_json(_intel(cidrs=cidrs, template_skeletons=[])))
+    assert sum(i.kind == "cidr" for i in found) == 300

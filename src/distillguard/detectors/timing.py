@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import sub
 from typing import ClassVar
 
 from distillguard.detectors.base import ramp
@@ -37,11 +39,10 @@ def quiet_share(hours: list[int]) -> float:
     total = sum(hours)
     if total == 0:
         return 0.0
-    window = sum(hours[:QUIET_HOURS])
-    quietest = window
-    for h in range(1, 24):  # slide the window one hour: add the new hour, drop the old
-        window += hours[(h + QUIET_HOURS - 1) % 24] - hours[h - 1]
-        quietest = min(quietest, window)
+    # Running sums over the day and the next day's first hours: window h is the difference
+    # of two of them (read after every event of a busy account: no Python-level loop).
+    sums = list(accumulate(hours + hours[: QUIET_HOURS - 1], initial=0))
+    quietest = min(map(sub, sums[QUIET_HOURS : QUIET_HOURS + 24], sums[:24]))
     return quietest / total
 
 

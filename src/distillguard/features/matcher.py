@@ -27,6 +27,7 @@ class _HyperscanMatcher:
         import hyperscan
 
         self._names = list(families)
+        self._sets: dict[int, frozenset[str]] = {}
         self._db = hyperscan.Database()
         self._db.compile(
             expressions=[families[n].pattern.encode() for n in self._names],
@@ -36,13 +37,21 @@ class _HyperscanMatcher:
         )
 
     def match(self, lowered: str) -> frozenset[str]:
-        hits: set[int] = set()
+        hits: list[int] = []
+        self._db.scan(
+            lowered.encode("utf-8", "replace"), match_event_handler=_on_match, context=hits
+        )
+        mask = 0
+        for i in hits:
+            mask |= 1 << i
+        found = self._sets.get(mask)
+        if found is None:  # at most one per combination of families
+            found = self._sets[mask] = frozenset(self._names[i] for i in hits)
+        return found
 
-        def on_match(idx: int, start: int, end: int, flags: int, ctx: object) -> None:
-            hits.add(idx)
 
-        self._db.scan(lowered.encode("utf-8", "replace"), match_event_handler=on_match)
-        return frozenset(self._names[i] for i in hits)
+def _on_match(idx: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+    hits.append(idx)
 
 
 Matcher = _ReMatcher | _HyperscanMatcher

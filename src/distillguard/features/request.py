@@ -14,12 +14,12 @@ from typing import Any
 from distillguard.events import Event, EventError, parse_ts
 from distillguard.features.matcher import Matcher
 from distillguard.features.text import (
+    clip,
+    content_text,
     h64,
-    last_user_text,
     non_ascii_share,
     segment_hashes,
     skeleton,
-    system_text,
 )
 
 CAPABILITIES = ("reasoning", "coding", "agentic", "vision", "data", "chat")
@@ -146,11 +146,16 @@ class TextFeatures:
 
 class TextCache:
     """Text features by prompt text: the same prompt (a retry, a pasted assignment, a
-    benchmark item) is analysed once. Bounded: the older half goes when it fills."""
+    benchmark item) is analysed once. Bounded: the older half goes when it fills.
+
+    It also remembers parameter signatures: a client sends the same few parameter sets
+    again and again, and formatting and hashing one cost more than the rest of ``extract``.
+    """
 
     def __init__(self, size: int = 65_536):
         self.size = size
         self._entries: dict[int, TextFeatures] = {}
+        self._signatures: dict[tuple[object, ...], int] = {}
 
     def get(self, text: str, matcher: Matcher) -> TextFeatures:
         key = h64(text)  # not the text itself: prompts run to kilobytes
@@ -162,6 +167,24 @@ class TextCache:
                     del self._entries[old]
             self._entries[key] = found
         return found
+
+    def signature(self, params: tuple[object, ...]) -> int:
+        found = self._signatures.get(params)
+        if found is None:
+            if len(self._signatures) >= self.size:
+                self._signatures.clear()
+            found = self._signatures[params] = param_signature(params)
+        return found
+
+
+def param_signature(params: tuple[object, ...]) -> int:
+    """Which parameters a request set, as one hash (the fields joined with ``|``)."""
+    return h64("|".join(map(str, params)))
+
+
+def _signature_key(temperature: float | None) -> object:
+    """0.0 == -0.0 as a cache key, but they print differently: keep them apart."""
+    return temperature if temperature != 0.0 else str(temperature)
 
 
 def text_features(text: str, matcher: Matcher) -> TextFeatures:
@@ -181,14 +204,27 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
     messages = request.get("messages") or []
     if not isinstance(messages, list):
         messages = []
-    text = last_user_text(messages)
+    # One pass over the conversation for what text.last_user_text and text.system_text
+    # read, and the roles present.
+    user: dict[str, Any] | None = None
+    system_parts: list[str] = []
+    tool_results = has_history = False
+    for message in messages:
+        if isinstance(message, dict):
+            role = message.get("role")
+            if role == "user":
+                user = message
+            elif role == "assistant":
+                has_history = True
+            elif role == "tool":
+                tool_results = True
+            elif role == "system" or role == "developer":
+                system_parts.append(content_text(message.get("content")))
+    text = clip(content_text(user.get("content"))) if user is not None else ""
     tf = cache.get(text, matcher) if cache is not None else text_features(text, matcher)
     families = tf.families
-    system = system_text(messages)
+    system = clip("\n".join(system_parts))
     tools = bool(request.get("tools") or request.get("functions"))
-    roles = {m.get("role") for m in messages if isinstance(m, dict)}
-    tool_results = "tool" in roles
-    has_history = "assistant" in roles
     images = _has_images(messages[-2:])  # the newest turn carries the new screenshot
     temperature = request.get("temperature")
     temp = float(temperature) if isinstance(temperature, int | float) else None
@@ -205,6 +241,17 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
         meta = {}
     created_at = _timestamp(meta.get("created_at"))
     ip = str(event.get("ip") or "")
+    params = (
+        logprobs,
+        top_logprobs,
+        n,
+        max_tokens,
+        _signature_key(temp),
+        tools,
+        stream,
+        bool(request.get("response_format")),
+    )
+    signature = param_signature(params) if cache is None else cache.signature(params)
     return RequestFeatures(
         ts=parse_ts(event["ts"]),
         account_id=str(event["account_id"]),
@@ -230,10 +277,7 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
         tools=tools,
         images=images,
         stream=stream,
-        param_signature=h64(
-            f"{logprobs}|{top_logprobs}|{n}|{max_tokens}|{temp}|{tools}|{stream}|"
-            f"{bool(request.get('response_format'))}"
-        ),
+        param_signature=signature,
         status=status,
         served=bool(response) and 200 <= status < 300,
         prompt_tokens=_int(response.get("prompt_tokens")),

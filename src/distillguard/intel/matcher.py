@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import socket
 from collections import OrderedDict, defaultdict
 
 from datasketch import MinHashLSH
@@ -105,14 +106,13 @@ class IntelMatcher:
         found = list(self._home.get(network_of(ip), ()))
         if not self._other:
             return found
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
+        parsed = _address(ip)
+        if parsed is None:
             return found
-        bits = 32 if address.version == 4 else 128
-        as_int = int(address)
-        for (version, prefixlen), by_address in self._other.items():
-            if version == address.version:
+        version, as_int = parsed
+        bits = 32 if version == 4 else 128
+        for (net_version, prefixlen), by_address in self._other.items():
+            if net_version == version:
                 mask = ((1 << prefixlen) - 1) << (bits - prefixlen)
                 found += by_address.get(as_int & mask, ())
         return found
@@ -142,3 +142,12 @@ class IntelMatcher:
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return list(matched)
+
+
+def _address(ip: str) -> tuple[int, int] | None:
+    """(version, address as int), parsed in C: ``ipaddress`` takes ~5 us per address."""
+    family, version = (socket.AF_INET6, 6) if ":" in ip else (socket.AF_INET, 4)
+    try:
+        return version, int.from_bytes(socket.inet_pton(family, ip), "big")
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,107 @@
+"""Content, semantically: how much of an account's traffic *means* "show me your reasoning"
+(or "grade this"), however it is worded.
+
+The evasive distiller never reuses a scaffold and asks for the reasoning softly, in ever new
+words, mixed with genuine questions; what remains is the share of its requests that ask. That
+share is measured on a sample: from the account's ``start_at``-th request, the candidate spans
+of up to ``max_examined`` requests are embedded (``features.semantic``); earlier requests and
+later ones cost nothing. An ask counts once per distinct wording, so an eval harness that pastes
+"let's think step by step" into every item is one ask, not thousands.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from distillguard.detectors.base import ramp
+from distillguard.features.request import RequestFeatures
+from distillguard.features.semantic import IntentSpotter
+from distillguard.features.text import h64
+from distillguard.population import Population
+
+log = logging.getLogger(__name__)
+
+THRESHOLD = 0.55  # cosine to the nearest prototype for a span to count as an ask
+START_AT = 5  # an account's first requests are not sampled: most accounts are small
+MAX_EXAMINED = 40
+MAX_WORDINGS = 24  # distinct ask wordings remembered per account
+SHARE = (0.12, 0.25)
+EXAMINED = (10, 20)
+
+
+@functools.cache
+def shared_spotter() -> IntentSpotter | None:
+    """One encoder per process (loading it takes a second and ~90 MB); None without the model
+    package, and the detector then stays silent."""
+    from distillguard.features.embedding import EmbeddingUnavailable, MiniLMEncoder
+
+    try:
+        return IntentSpotter(MiniLMEncoder.load())
+    except EmbeddingUnavailable as exc:
+        log.warning("semantic detector off: %s", exc)
+        return None
+
+
+@dataclass(slots=True)
+class SemanticState:
+    n: int = 0
+    examined: int = 0
+    hits: dict[str, int] = field(default_factory=dict)  # intent -> requests with a new ask
+    wordings: list[int] = field(default_factory=list)  # hashes of ask wordings already counted
+    example: str = ""
+
+
+class SemanticDetector:
+    name: ClassVar[str] = "semantic"
+    test_min_events: ClassVar[int] = 40
+
+    def __init__(self, spotter: IntentSpotter | None = None, *, load: bool = True):
+        self.spotter = spotter if spotter is not None or not load else shared_spotter()
+
+    def initial(self) -> SemanticState:
+        return SemanticState()
+
+    def update(self, state: SemanticState, f: RequestFeatures, pop: Population) -> None:
+        state.n += 1
+        if state.n < START_AT or state.examined >= MAX_EXAMINED or self.spotter is None:
+            return
+        state.examined += 1
+        if not f.ask_spans:
+            return
+        sims = self.spotter.similarities(f.ask_spans)
+        counted: set[str] = set()
+        for span, per_intent in zip(f.ask_spans, sims, strict=True):
+            for intent, sim in zip(self.spotter.intents, per_intent, strict=True):
+                if sim < THRESHOLD or intent in counted:
+                    continue
+                wording = h64(span)
+                if wording in state.wordings:
+                    continue
+                counted.add(intent)
+                state.hits[intent] = state.hits.get(intent, 0) + 1
+                if len(state.wordings) < MAX_WORDINGS:
+                    state.wordings.append(wording)
+                if not state.example:
+                    state.example = span[:80]
+
+    def value(self, state: SemanticState, pop: Population) -> float:
+        if not state.examined or not state.hits:
+            return 0.0
+        share = max(state.hits.values()) / state.examined
+        return ramp(share, *SHARE) * ramp(state.examined, *EXAMINED)
+
+    def explain(self, state: SemanticState, pop: Population) -> str:
+        if not state.examined:
+            return "no requests sampled yet"
+        if not state.hits:
+            return f"no reasoning or grading asks in {state.examined} sampled requests"
+        intent = max(state.hits, key=state.hits.__getitem__)
+        what = "asks for the reasoning" if intent == "cot" else "grading requests"
+        share = state.hits[intent] / state.examined
+        return (
+            f"{what} (by meaning) in {share:.0%} of {state.examined} sampled requests, "
+            f'e.g. "{state.example}"'
+        )

@@ -1,0 +1,119 @@
+"""Semantic request intents: does a short span of the prompt *mean* "show me your reasoning"?
+
+The lexicon catches the phrasings we know; a careful distiller asks in ever new words ("walk me
+through how you'd get there", "could you split step 5 down?"). Here the short spans of a
+prompt that could be such an ask are embedded with all-MiniLM-L6-v2 and compared with a few
+prototype phrasings per intent, in several languages.
+
+Cost is the constraint: the encoder manages tens to a hundred spans a second on two cores, so
+nothing here runs per event. ``ask_spans`` (a regex and a split, microseconds) picks at most a
+few candidate spans per prompt; callers embed them only for a bounded sample of each account's
+requests; every span's similarities are cached by its normalised text, so a scaffold repeated
+across a campaign is embedded once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+
+from distillguard.features.embedding import MiniLMEncoder
+
+# A span is a candidate only when it has a word an ask for reasoning or for grading needs.
+_TRIGGER: Final = re.compile(
+    r"step|walk|through|reason|think|thought|explain|show|work|logic|process|approach|part\b"
+    r"|deriv|justif|how (?:you|did|would|to)|why|detail|break|grade|score|rate\b|rating|rubric"
+    r"|evaluat|assess|judge|criteri|paso|razon|étape|raison|schritt|denk|步|推理|思考|理由",
+    re.IGNORECASE,
+)
+_SPLIT: Final = re.compile(r"(?<=[.?!:;])\s+|\n+|[\"“”«»]|```")
+_DIGITS: Final = re.compile(r"\d+")
+MIN_WORDS, MAX_WORDS = 2, 24
+MAX_SPANS = 4
+
+# Prototype phrasings, written from the public descriptions of distillation campaigns (not
+# from the simulator's banks): what each intent means, not how any one attacker words it.
+PROTOTYPES: Final[dict[str, tuple[str, ...]]] = {
+    "cot": (
+        "explain your reasoning step by step",
+        "show me every step of your thinking",
+        "walk me through how you solved it",
+        "write out your full chain of thought before the answer",
+        "think out loud and show your work",
+        "describe your thought process in detail",
+        "break the solution down into steps and explain each one",
+        "tell me how you arrived at the answer",
+        "reason through it carefully and show all intermediate steps",
+        "explain the logic behind each step",
+        "go through it one step at a time",
+        "lay out your approach and the reasoning behind it",
+        "what exactly happens in that step, explain it in more detail",
+        "can you expand on step three",
+        "imagine the internal reasoning that led to this answer and write it out",
+        "explica tu razonamiento paso a paso",
+        "montre-moi chaque étape de ton raisonnement",
+        "erkläre deinen Denkweg Schritt für Schritt",
+        "请一步一步地解释你的推理过程",
+    ),
+    "rubric": (
+        "grade this response on a scale from 1 to 10",
+        "score the answer according to the rubric",
+        "evaluate the quality of this reply and give a numeric rating",
+        "act as a judge and rate which response is better",
+        "assess this answer against the criteria and output a score",
+        "califica esta respuesta del 1 al 10",
+    ),
+}
+
+
+def normalise(span: str) -> str:
+    return _DIGITS.sub("#", " ".join(span.split()).casefold())
+
+
+def ask_spans(text: str) -> tuple[str, ...]:
+    """The short spans of ``text`` that could be an ask (normalised), at most ``MAX_SPANS``."""
+    if not text or not _TRIGGER.search(text):
+        return ()
+    found: list[str] = []
+    for part in _SPLIT.split(text):
+        words = part.split()
+        if MIN_WORDS <= len(words) <= MAX_WORDS and _TRIGGER.search(part):
+            span = normalise(part)
+            if span not in found:
+                found.append(span)
+                if len(found) == MAX_SPANS:
+                    break
+    return tuple(found)
+
+
+class IntentSpotter:
+    """Similarity of spans to each intent's prototypes, with a bounded cache per span."""
+
+    def __init__(self, encoder: MiniLMEncoder, *, cache_size: int = 200_000):
+        self.encoder = encoder
+        self.intents = tuple(PROTOTYPES)
+        self._protos = [encoder.encode(list(PROTOTYPES[i])) for i in self.intents]
+        self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
+        self._cache_size = cache_size
+        self.embedded = 0  # spans actually run through the model (cache misses)
+
+    def similarities(self, spans: Sequence[str]) -> list[tuple[float, ...]]:
+        """Per span, its best cosine similarity to each intent's prototypes."""
+        missing = [s for s in dict.fromkeys(spans) if s not in self._cache]
+        if missing:
+            vectors = self.encoder.encode(missing)
+            self.embedded += len(missing)
+            for span, vec in zip(missing, vectors, strict=True):
+                sims = tuple(float(np.max(p @ vec)) for p in self._protos)
+                self._cache[span] = sims
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        out = []
+        for span in spans:
+            self._cache.move_to_end(span)
+            out.append(self._cache[span])
+        return out
