@@ -15,6 +15,8 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     report = (tmp_path / "demo" / "report.md").read_text("utf-8")
     assert f"{BLOCKED_ACCOUNT} (static block list): refused with 403" in report
     assert "429" in report and "401" in report
+    assert "a brand-new account on one of its cards, first request: refused (403)" in report
+    assert "after its appeal, next request: served (200)" in report
     for kind in ("hydra-reseller", "reasoning-harvest", "campus", "eval-harness"):
         assert f"| {kind} |" in report
     events = [

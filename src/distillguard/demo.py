@@ -18,8 +18,10 @@ from pathlib import Path
 
 import openai
 import orjson
+import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
+from distillguard.demo_response import ADMIN_TOKEN, DEMO_POLICY, walkthrough
 from distillguard.eval.live import SIM_CLOCK_HEADER, drive, issue_keys, live_table
 from distillguard.procs import gateway_stack
 from distillguard.sim.world import build_world, demo_scenario
@@ -91,8 +93,15 @@ def run_demo(workdir: Path, concurrency: int = 8) -> int:
     with KeyStore(workdir / "keys.sqlite") as store:
         for account in (BLOCKED_ACCOUNT, BURST_ACCOUNT):
             secrets[account] = store.add(account, label="demo").secret
+    (workdir / "policy.yaml").write_text(yaml.safe_dump(DEMO_POLICY), encoding="utf-8")
     settings = {
         "detection": {"enabled": True},
+        "response": {
+            "enabled": True,
+            "policy_file": "policy.yaml",
+            "decisions_db": "decisions.sqlite",
+        },
+        "admin": {"token": ADMIN_TOKEN},
         "sim_clock_header": SIM_CLOCK_HEADER,
         "policy": {
             "blocked_accounts": [BLOCKED_ACCOUNT],
@@ -105,6 +114,8 @@ def run_demo(workdir: Path, concurrency: int = 8) -> int:
         print(f"sending the simulated traffic through {base_url} with the openai client")
         outcomes = drive(world, base_url, secrets, concurrency)
         notes = _refusals(base_url, secrets)
+        print("acting on the biggest campaign through the admin API")
+        response_notes = walkthrough(base_url, world, workdir / "keys.sqlite")
     elapsed = time.monotonic() - started
     text = "\n".join(
         [
@@ -120,6 +131,13 @@ def run_demo(workdir: Path, concurrency: int = 8) -> int:
             "",
             *[f"- {n}" for n in notes],
             "",
+            "## Response (policy ladder, campaign-wide action, appeal, audit)",
+            "",
+            "Policy: flag from score 0.35, degrade (no raw reasoning, no logprobs) from 0.45, "
+            "block what the engine flags.",
+            "",
+            *[f"- {n}" for n in response_notes],
+            "",
             "## Event log",
             "",
             *[f"- {line}" for line in _event_summary(workdir)],
@@ -131,4 +149,6 @@ def run_demo(workdir: Path, concurrency: int = 8) -> int:
     print(f"\nreport: {workdir / 'report.md'}")
     refused_legit = sum(o.refused[403] for o in outcomes.values() if o.label != "attack")
     caught = sum(1 for o in outcomes.values() if o.label == "attack" and o.refused[403])
-    return 0 if caught and not refused_legit and any("403" in n for n in notes) else 1
+    head_refused = any("first request: refused" in n for n in response_notes)
+    ok = caught and not refused_legit and any("403" in n for n in notes) and head_refused
+    return 0 if ok else 1
