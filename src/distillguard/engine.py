@@ -145,9 +145,7 @@ class Engine:
         for name, update in self._updates:
             update(states[name], f, pop)
         self._link(f, record)
-        campaign = self.linker.record(
-            f.account_id, f.ts, harvest, f.capability, self._templated(f)
-        )
+        campaign = self.linker.record(f.account_id, f.ts, harvest, f.capability, self._templated(f))
         return self._judge(f, record, campaign)
 
     def _link(self, f: RequestFeatures, record: AccountRecord) -> None:

@@ -30,3 +30,29 @@ def test_networks() -> None:
     assert network_of("198.51.100.77") == "198.51.100.0/24"
     assert network_of("2001:db8:1:2::5") == "2001:db8:1::/48"
     assert network_of("unknown") == "unknown"
+
+
+def test_cached_extraction_equals_uncached_down_to_the_sign_of_zero() -> None:
+    """The parameter-signature cache must not merge 0.0 and -0.0 (they print differently)."""
+    cache = TextCache(size=4)
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "developer", "content": [{"type": "text", "text": "Answer in English."}]},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "an answer"},
+        {"role": "tool", "content": "{}"},
+        "not a message",
+        {"role": "user", "content": "and a follow-up, step by step"},
+    ]
+    signatures = set()
+    for temperature in (0.0, -0.0, 0, 0.7, None, 0.0, -0.0):
+        event = {
+            "ts": 1_770_000_000,
+            "account_id": "a",
+            "request": {"messages": messages, "temperature": temperature, "logprobs": True},
+        }
+        cached, plain = extract(event, MATCHER, cache), extract(event, MATCHER)
+        assert cached == plain
+        assert cached.has_history and cached.tool_results and cached.system_hash
+        signatures.add(cached.param_signature)
+    assert len(signatures) == 4  # 0.0 (and 0), -0.0, 0.7, None

@@ -11,6 +11,7 @@ from distillguard.detectors.elicitation import ElicitationDetector
 from distillguard.detectors.metadata import MetadataDetector
 from distillguard.detectors.parameters import ParameterDetector
 from distillguard.detectors.release import ReleaseDetector
+from distillguard.detectors.semantic import SemanticDetector
 from distillguard.detectors.template import TemplateDetector
 from distillguard.detectors.timing import TimingDetector
 from distillguard.detectors.volume import VolumeDetector
@@ -27,5 +28,6 @@ REGISTRY: dict[str, type[Detector[Any]]] = {
         ParameterDetector,
         ReleaseDetector,
         MetadataDetector,
+        SemanticDetector,
     )
 }

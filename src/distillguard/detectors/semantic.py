@@ -5,8 +5,9 @@ The evasive distiller never reuses a scaffold and asks for the reasoning softly,
 words, mixed with genuine questions; what remains is the share of its requests that ask. That
 share is measured on a sample: from the account's ``start_at``-th request, the candidate spans
 of up to ``max_examined`` requests are embedded (``features.semantic``); earlier requests and
-later ones cost nothing. An ask counts once per distinct wording, so an eval harness that pastes
-"let's think step by step" into every item is one ask, not thousands.
+later ones cost nothing, and so do accounts whose prompts seldom contain a candidate span at all.
+One wording counts once, so an eval harness that pastes "let's think step by step" into every
+item has one ask, not thousands.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from distillguard.population import Population
 
 log = logging.getLogger(__name__)
 
-THRESHOLD = 0.55  # cosine to the nearest prototype for a span to count as an ask
-START_AT = 5  # an account's first requests are not sampled: most accounts are small
-MAX_EXAMINED = 40
-MAX_WORDINGS = 24  # distinct ask wordings remembered per account
+THRESHOLD = 0.5  # cosine to the nearest prototype for a span to count as an ask
+START_AT = 10  # an account's first requests are not sampled: most accounts are small
+MAX_EXAMINED = 24
+MAX_REPEATS = 1  # the same wording counts at most this often
+# Embedding is the expensive part, so only accounts whose prompts keep offering candidate
+# spans (a regex, free) are sampled: the distiller asks in most requests, people rarely.
+CANDIDATE_SHARE = 0.4
 SHARE = (0.12, 0.25)
 EXAMINED = (10, 20)
 
@@ -36,8 +40,13 @@ EXAMINED = (10, 20)
 def shared_spotter() -> IntentSpotter | None:
     """One encoder per process (loading it takes a second and ~90 MB); None without the model
     package, and the detector then stays silent."""
+    from threadpoolctl import threadpool_limits
+
     from distillguard.features.embedding import EmbeddingUnavailable, MiniLMEncoder
 
+    # One BLAS thread: the encoder's small matrices gain nothing from more, and on two busy
+    # cores threads made it 3-6x slower (benchmarks/embedding_throughput.py).
+    threadpool_limits(limits=1, user_api="blas")
     try:
         return IntentSpotter(MiniLMEncoder.load())
     except EmbeddingUnavailable as exc:
@@ -48,9 +57,10 @@ def shared_spotter() -> IntentSpotter | None:
 @dataclass(slots=True)
 class SemanticState:
     n: int = 0
+    candidates: int = 0  # requests with at least one candidate span
     examined: int = 0
     hits: dict[str, int] = field(default_factory=dict)  # intent -> requests with a new ask
-    wordings: list[int] = field(default_factory=list)  # hashes of ask wordings already counted
+    wordings: list[int] = field(default_factory=list)  # hashes of the ask wordings counted
     example: str = ""
 
 
@@ -66,8 +76,11 @@ class SemanticDetector:
 
     def update(self, state: SemanticState, f: RequestFeatures, pop: Population) -> None:
         state.n += 1
+        state.candidates += bool(f.ask_spans)
         if state.n < START_AT or state.examined >= MAX_EXAMINED or self.spotter is None:
             return
+        if not state.examined and state.candidates < CANDIDATE_SHARE * state.n:
+            return  # not (yet) an account worth embedding for
         state.examined += 1
         if not f.ask_spans:
             return
@@ -78,12 +91,11 @@ class SemanticDetector:
                 if sim < THRESHOLD or intent in counted:
                     continue
                 wording = h64(span)
-                if wording in state.wordings:
+                if state.wordings.count(wording) >= MAX_REPEATS:
                     continue
                 counted.add(intent)
                 state.hits[intent] = state.hits.get(intent, 0) + 1
-                if len(state.wordings) < MAX_WORDINGS:
-                    state.wordings.append(wording)
+                state.wordings.append(wording)  # at most one per intent per examined request
                 if not state.example:
                     state.example = span[:80]
 

@@ -42,7 +42,7 @@ def quiet_share(hours: list[int]) -> float:
     # Running sums over the day and the next day's first hours: window h is the difference
     # of two of them (read after every event of a busy account: no Python-level loop).
     sums = list(accumulate(hours + hours[: QUIET_HOURS - 1], initial=0))
-    quietest = min(map(sub, sums[QUIET_HOURS : QUIET_HOURS + 24], sums[:24]))
+    quietest: int = min(map(sub, sums[QUIET_HOURS : QUIET_HOURS + 24], sums[:24]))
     return quietest / total
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from distillguard.features.lexicon import FAMILIES
 
@@ -50,8 +50,8 @@ class _HyperscanMatcher:
         return found
 
 
-def _on_match(idx: int, start: int, end: int, flags: int, hits: list[int]) -> None:
-    hits.append(idx)
+def _on_match(idx: int, start: int, end: int, flags: int, hits: object) -> None:
+    cast(list[int], hits).append(idx)
 
 
 Matcher = _ReMatcher | _HyperscanMatcher

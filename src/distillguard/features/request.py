@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distillguard.events import Event, EventError, parse_ts
+from distillguard.features.asks import ask_spans
 from distillguard.features.matcher import Matcher
 from distillguard.features.text import (
     clip,
@@ -45,6 +46,7 @@ class RequestFeatures:
     families: frozenset[str]  # lexicon families found in the newest user message
     capability: str
     non_ascii: float
+    ask_spans: tuple[str, ...]  # candidate asks for the semantic layer (features.asks)
     # parameters
     logprobs: bool
     top_logprobs: int
@@ -142,6 +144,7 @@ class TextFeatures:
     segments: tuple[int, ...]
     families: frozenset[str]
     non_ascii: float
+    ask_spans: tuple[str, ...]
 
 
 class TextCache:
@@ -196,6 +199,7 @@ def text_features(text: str, matcher: Matcher) -> TextFeatures:
         segments=segment_hashes(skel),
         families=matcher.match(lowered) if lowered else frozenset(),
         non_ascii=non_ascii_share(text),
+        ask_spans=ask_spans(text),
     )
 
 
@@ -269,6 +273,7 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
         families=families,
         capability=_capability(families, tools, tool_results, images),
         non_ascii=tf.non_ascii,
+        ask_spans=tf.ask_spans,
         logprobs=logprobs,
         top_logprobs=top_logprobs,
         n=n,

@@ -6,7 +6,7 @@ prompt that could be such an ask are embedded with all-MiniLM-L6-v2 and compared
 prototype phrasings per intent, in several languages.
 
 Cost is the constraint: the encoder manages tens to a hundred spans a second on two cores, so
-nothing here runs per event. ``ask_spans`` (a regex and a split, microseconds) picks at most a
+nothing here runs per event. ``features.asks`` (a regex and a split, microseconds) picks at most a
 few candidate spans per prompt; callers embed them only for a bounded sample of each account's
 requests; every span's similarities are cached by its normalised text, so a scaffold repeated
 across a campaign is embedded once.
@@ -14,7 +14,6 @@ across a campaign is embedded once.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
@@ -22,18 +21,6 @@ from typing import Final
 import numpy as np
 
 from distillguard.features.embedding import MiniLMEncoder
-
-# A span is a candidate only when it has a word an ask for reasoning or for grading needs.
-_TRIGGER: Final = re.compile(
-    r"step|walk|through|reason|think|thought|explain|show|work|logic|process|approach|part\b"
-    r"|deriv|justif|how (?:you|did|would|to)|why|detail|break|grade|score|rate\b|rating|rubric"
-    r"|evaluat|assess|judge|criteri|paso|razon|étape|raison|schritt|denk|步|推理|思考|理由",
-    re.IGNORECASE,
-)
-_SPLIT: Final = re.compile(r"(?<=[.?!:;])\s+|\n+|[\"“”«»]|```")
-_DIGITS: Final = re.compile(r"\d+")
-MIN_WORDS, MAX_WORDS = 2, 24
-MAX_SPANS = 4
 
 # Prototype phrasings, written from the public descriptions of distillation campaigns (not
 # from the simulator's banks): what each intent means, not how any one attacker words it.
@@ -54,10 +41,24 @@ PROTOTYPES: Final[dict[str, tuple[str, ...]]] = {
         "what exactly happens in that step, explain it in more detail",
         "can you expand on step three",
         "imagine the internal reasoning that led to this answer and write it out",
+        "how did you get that result",
+        "what is the rationale behind your answer",
+        "show the working and the intermediate calculations",
+        "justify every move you make",
+        "narrate what goes on in your head as you solve it",
+        "unpack the method you used",
+        "spell out the derivation in full",
+        "teach me the method so I understand each stage",
+        "explain why each part is true, not just the result",
+        "I want the whole thinking, not only the final answer",
+        "clarify the second stage of your solution",
         "explica tu razonamiento paso a paso",
         "montre-moi chaque étape de ton raisonnement",
         "erkläre deinen Denkweg Schritt für Schritt",
+        "spiega il tuo ragionamento passo dopo passo",
+        "mostre o seu raciocínio passo a passo",
         "请一步一步地解释你的推理过程",
+        "考え方の過程を順を追って説明してください",
     ),
     "rubric": (
         "grade this response on a scale from 1 to 10",
@@ -66,28 +67,12 @@ PROTOTYPES: Final[dict[str, tuple[str, ...]]] = {
         "act as a judge and rate which response is better",
         "assess this answer against the criteria and output a score",
         "califica esta respuesta del 1 al 10",
+        "you are a reward model: output how good this completion is",
+        "compare the two answers and say which one is preferred and why",
+        "rate the helpfulness, correctness and style of the following output",
+        "check this solution against the reference and assign points",
     ),
 }
-
-
-def normalise(span: str) -> str:
-    return _DIGITS.sub("#", " ".join(span.split()).casefold())
-
-
-def ask_spans(text: str) -> tuple[str, ...]:
-    """The short spans of ``text`` that could be an ask (normalised), at most ``MAX_SPANS``."""
-    if not text or not _TRIGGER.search(text):
-        return ()
-    found: list[str] = []
-    for part in _SPLIT.split(text):
-        words = part.split()
-        if MIN_WORDS <= len(words) <= MAX_WORDS and _TRIGGER.search(part):
-            span = normalise(part)
-            if span not in found:
-                found.append(span)
-                if len(found) == MAX_SPANS:
-                    break
-    return tuple(found)
 
 
 class IntentSpotter:

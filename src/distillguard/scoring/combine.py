@@ -24,7 +24,12 @@ class ScoringConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     content_weights: dict[str, float] = Field(
-        default_factory=lambda: {"elicitation": 1.0, "parameters": 1.0, "capability": 0.45}
+        default_factory=lambda: {
+            "elicitation": 1.0,
+            "parameters": 1.0,
+            "capability": 0.45,
+            "semantic": 0.8,
+        }
     )
     behaviour_weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -40,6 +45,9 @@ class ScoringConfig(BaseModel):
     min_requests: int = 3
     # Sustained content alone: strong elicitation plus a focused, novel sweep over many requests.
     sustained_min_requests: int = 20
+    # The share of an account's sampled requests that ask for the reasoning by meaning, alone:
+    # the low-and-slow distiller shows no behaviour to pair it with (detectors/semantic.py).
+    semantic_alone: float = 0.75
     campaign_min_accounts: int = 3
     campaign_harvest_share: tuple[float, float] = (0.12, 0.35)
     campaign_focus: tuple[float, float] = (0.6, 0.9)
@@ -67,7 +75,8 @@ def account_score(values: Mapping[str, float], requests: int, config: ScoringCon
         * values.get("capability", 0.0)
         * ramp(requests, config.sustained_min_requests, 2 * config.sustained_min_requests)
     )
-    return max(paired, sustained) if requests >= config.min_requests else 0.0
+    semantic = config.semantic_alone * values.get("semantic", 0.0)
+    return max(paired, sustained, semantic) if requests >= config.min_requests else 0.0
 
 
 def ranked(values: Mapping[str, float], config: ScoringConfig) -> list[str]:
