@@ -25,7 +25,7 @@ from distillguard.population import Population
 
 log = logging.getLogger(__name__)
 
-THRESHOLD = 0.5  # cosine to the nearest prototype for a span to count as an ask
+THRESHOLD = 0.45  # cosine to the nearest prototype for a span to count as an ask
 START_AT = 10  # an account's first requests are not sampled: most accounts are small
 MAX_EXAMINED = 24
 MAX_REPEATS = 1  # the same wording counts at most this often

@@ -22,6 +22,8 @@ import numpy as np
 
 from distillguard.features.embedding import MiniLMEncoder
 
+ORDINARY_MARGIN = 0.35
+
 # Prototype phrasings, written from the public descriptions of distillation campaigns (not
 # from the simulator's banks): what each intent means, not how any one attacker words it.
 PROTOTYPES: Final[dict[str, tuple[str, ...]]] = {
@@ -75,6 +77,25 @@ PROTOTYPES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+# Ordinary requests that share words with an ask ("explain", "step by step", "why"): a span
+# must be nearer an intent than any of these, or it is a question about the world, not a
+# request for the model's own reasoning.
+ORDINARY: Final[tuple[str, ...]] = (
+    "explain how a car engine works",
+    "why is the sky blue",
+    "what is the difference between a list and a tuple",
+    "how do I install this package on windows",
+    "explain what this code does",
+    "give me a step by step guide to baking bread",
+    "show me an example of a cover letter",
+    "how to fix this error message",
+    "explain the causes of the first world war",
+    "what does this word mean",
+    "walk me through setting up a router",
+    "rate this restaurant for me",
+)
+
+
 class IntentSpotter:
     """Similarity of spans to each intent's prototypes, with a bounded cache per span."""
 
@@ -82,18 +103,25 @@ class IntentSpotter:
         self.encoder = encoder
         self.intents = tuple(PROTOTYPES)
         self._protos = [encoder.encode(list(PROTOTYPES[i])) for i in self.intents]
+        self._ordinary = encoder.encode(list(ORDINARY))
         self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.embedded = 0  # spans actually run through the model (cache misses)
 
     def similarities(self, spans: Sequence[str]) -> list[tuple[float, ...]]:
-        """Per span, its best cosine similarity to each intent's prototypes."""
+        """Per span and intent: the best cosine similarity to the intent's prototypes, less
+        how far the span's similarity to ordinary requests exceeds ``ORDINARY_MARGIN``."""
         missing = [s for s in dict.fromkeys(spans) if s not in self._cache]
         if missing:
             vectors = self.encoder.encode(missing)
             self.embedded += len(missing)
             for span, vec in zip(missing, vectors, strict=True):
-                sims = tuple(float(np.max(p @ vec)) for p in self._protos)
+                ordinary = float(np.max(self._ordinary @ vec))
+                # Contrast: how much nearer the intent than the nearest ordinary request.
+                sims = tuple(
+                    float(np.max(p @ vec)) - max(0.0, ordinary - ORDINARY_MARGIN)
+                    for p in self._protos
+                )
                 self._cache[span] = sims
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)

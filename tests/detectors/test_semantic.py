@@ -1,0 +1,88 @@
+"""The semantic detector: asks for the reasoning counted by meaning, on a sample, once per
+wording. Runs the real all-MiniLM-L6-v2 (numpy) encoder."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from distillguard.detectors.semantic import START_AT, SemanticDetector, shared_spotter
+from distillguard.events import Event
+from distillguard.features.asks import ask_spans
+from distillguard.features.matcher import build_matcher
+from distillguard.features.request import extract
+from distillguard.population import Population
+
+pytestmark = pytest.mark.skipif(shared_spotter() is None, reason="model package absent")
+
+MATCHER = build_matcher()
+QUESTIONS = [
+    "A train leaves at {n} km/h and another at {m} km/h; when do they meet?",
+    "Why does my Python loop over {n} items run slowly?",
+    "What is the derivative of x^{n} + {m}x?",
+    "Is {n} a prime number?",
+]
+# Ways of asking for the reasoning that are in no prototype and in no lexicon family.
+SOFT_ASKS = [
+    "Could you make clear how you got from the question to that number?",
+    "Mind talking through what you did at each point?",
+    "I'd like to follow your thinking, not just see the result.",
+    "Go slowly and tell me what you considered along the way.",
+    "Please lay bare the chain of steps that gets you there.",
+    "What was going on in your head at every stage of this?",
+]
+
+
+def event(i: int, text: str, account: str) -> Event:
+    return {
+        "ts": 1_770_000_000 + 600 * i,
+        "account_id": account,
+        "ip": "203.0.113.9",
+        "request": {"model": "m", "messages": [{"role": "user", "content": text}]},
+    }
+
+
+def run(texts: list[str]) -> tuple[float, str]:
+    detector = SemanticDetector()
+    state, pop = detector.initial(), Population()
+    for i, text in enumerate(texts):
+        detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
+    return detector.value(state, pop), detector.explain(state, pop)
+
+
+def question(rng: random.Random) -> str:
+    return rng.choice(QUESTIONS).format(n=rng.randrange(2, 99), m=rng.randrange(2, 99))
+
+
+def test_varied_soft_asks_add_up() -> None:
+    rng = random.Random(1)
+    texts = [f"{question(rng)}\n{SOFT_ASKS[i % len(SOFT_ASKS)]}" for i in range(40)]
+    value, reason = run(texts)
+    assert value > 0.5, reason
+    assert "asks for the reasoning" in reason
+
+
+def test_plain_questions_and_one_pasted_phrase_do_not() -> None:
+    rng = random.Random(2)
+    plain, _ = run([question(rng) for _ in range(40)])
+    assert plain == 0.0
+    # An eval harness: the same "let's think step by step" on every item is one ask.
+    harness, reason = run([f"{question(rng)}\nLet's think step by step." for _ in range(40)])
+    assert harness < 0.2, reason
+
+
+def test_nothing_before_the_sample_starts() -> None:
+    texts = [f"Is {n} prime? {SOFT_ASKS[n % 6]}" for n in range(START_AT - 1)]
+    assert run(texts) == (0.0, "no requests sampled yet")
+
+
+def test_candidate_spans_are_short_normalised_and_few() -> None:
+    assert ask_spans("What is 2 + 2?") == ()
+    spans = ask_spans("Solve x + 17 = 42.\nShow me how you got there, step by step!")
+    assert spans == ("show me how you got there, step by step!",) or spans[-1].startswith("show")
+    long_prose = "explain " + "word " * 60
+    assert ask_spans(long_prose) == ()  # a paragraph is content, not an ask
+    many = "\n".join(f"explain part {i} please" for i in range(10))
+    assert len(ask_spans(many)) <= 4
+    assert ask_spans("Explain step 12 again") == ask_spans("explain   step 7 again")
