@@ -98,6 +98,14 @@ class DetectionConfig(_Model):
     engine_config: Path | None = Field(
         default=None, description="Engine YAML (thresholds, weights); defaults without one."
     )
+    semantic: bool = Field(
+        default=False,
+        description=(
+            "Run the semantic detector in the gateway too. It embeds prompt spans on the "
+            "request path (10-50 ms of CPU on a sampled request), so it is off by default "
+            "here and on in `analyze` and `eval`."
+        ),
+    )
 
 
 class ResponseConfig(_Model):

@@ -57,7 +57,10 @@ def question(rng: random.Random) -> str:
 
 def test_varied_soft_asks_add_up() -> None:
     rng = random.Random(1)
-    texts = [f"{question(rng)}\n{SOFT_ASKS[i % len(SOFT_ASKS)]}" for i in range(40)]
+    tails = ("please", "if you can", "for this one", "thanks")
+    # A careful distiller never repeats itself: every ask is worded a little differently.
+    asks = [f"{ask[:-1]} {tail}{ask[-1]}" for tail in tails for ask in SOFT_ASKS]
+    texts = [f"{question(rng)}\n{asks[i % len(asks)]}" for i in range(40)]
     value, reason = run(texts)
     assert value > 0.5, reason
     assert "asks for the reasoning" in reason

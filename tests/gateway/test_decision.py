@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from distillguard.config import DetectionConfig, GatewayConfig
+from distillguard.engine import Engine
 from distillguard.events import Event
 from distillguard.gateway.decision import ALLOW, ChainedHook, Decision, RequestContext
+from distillguard.gateway.server import build_hook
 
 
 class Recorder:
@@ -38,3 +41,16 @@ def test_all_allow_returns_the_last_hooks_view() -> None:
     scored = Decision("allow", 0.3)
     assert ChainedHook([Recorder(ALLOW), Recorder(scored)]).decide(ctx("r")) is scored
     assert ChainedHook([]).decide(ctx("r")) is ALLOW
+
+
+def test_gateway_engine_runs_the_semantic_detector_only_when_asked() -> None:
+    def detectors(semantic: bool) -> list[str]:
+        config = GatewayConfig(detection=DetectionConfig(enabled=True, semantic=semantic))
+        hook, _ = build_hook(config)
+        assert isinstance(hook, ChainedHook)
+        engine = hook.hooks[1]
+        assert isinstance(engine, Engine)
+        return [d.name for d in engine.detectors]
+
+    assert "semantic" not in detectors(False)
+    assert "semantic" in detectors(True)

@@ -46,7 +46,11 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
         return static, None
     from distillguard.engine import Engine, load_engine_config
 
-    engine = Engine(load_engine_config(config.detection.engine_config))
+    engine_config = load_engine_config(config.detection.engine_config)
+    if not config.detection.semantic:
+        detectors = [d for d in engine_config.detectors if d != "semantic"]
+        engine_config = engine_config.model_copy(update={"detectors": detectors})
+    engine = Engine(engine_config)
     if not config.response.enabled:
         return ChainedHook([static, engine]), None
     store = DecisionStore(config.response.decisions_db)
