@@ -13,7 +13,8 @@ _TRIGGER: Final = re.compile(
     r"|part\b|stage|deriv|justif|how (?:you|did|would|to|do|does|is|come)|why|detail|break"
     r"|method|rational|calculat|solution|solv|arriv|figure|elaborat|unpack|narrat|spell"
     r"|outline|clarif|understand|each|every|line by line|talk me|teach|tutor|intuition|idea"
-    r"|mind|head|brain|consider|along the way|follow|grade|score|rate\b|rating|rubric|evaluat|assess|judge|criteri"
+    r"|mind|head|brain|consider|along the way|follow"
+    r"|grade|score|rate\b|rating|rubric|evaluat|assess|judge|criteri"
     r"|paso|razon|étape|raison|schritt|denk|begründ|ragion|passo|raciocín|步|推理|思考|理由|過程",
     re.IGNORECASE,
 )

@@ -83,6 +83,13 @@ def _field(data: dict[str, Any], name: str, default: str | None = None) -> str:
     return value.strip()
 
 
+def _id(request: Request, name: str) -> int:
+    try:
+        return int(request.path_params[name])
+    except ValueError as exc:
+        raise bad_request(f"The {name.replace('_', ' ')} must be a number.") from exc
+
+
 def _actor(data: dict[str, Any]) -> str:
     return str(data.get("actor") or "admin")
 
@@ -151,10 +158,7 @@ async def add_action(request: Request, admin: Admin) -> Response:
 @_handler
 async def revoke_action(request: Request, admin: Admin) -> Response:
     data = await _body(request)
-    try:
-        action_id = int(request.path_params["action_id"])
-    except ValueError as exc:
-        raise bad_request("The action id must be a number.") from exc
+    action_id = _id(request, "action_id")
     stored = admin.store.revoke(action_id, actor=_actor(data), reason=_field(data, "reason"))
     admin.cache.refresh(force=True)
     return _json(stored.to_json())
@@ -183,10 +187,7 @@ async def list_reviews(request: Request, admin: Admin) -> Response:
 async def resolve_review(request: Request, admin: Admin) -> Response:
     """Approve (allow), throttle, degrade or block the reviewed target, at once."""
     data = await _body(request)
-    try:
-        review_id = int(request.path_params["review_id"])
-    except ValueError as exc:
-        raise bad_request("The review id must be a number.") from exc
+    review_id = _id(request, "review_id")
     resolution, actor = _field(data, "resolution"), _actor(data)
     reason = str(data.get("reason") or f"review #{review_id}: {resolution}")
     item = admin.store.review(review_id)

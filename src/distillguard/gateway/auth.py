@@ -6,11 +6,11 @@ within the reload interval, without a restart); a lookup is one SHA-256 and one 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from starlette.datastructures import Headers
 
+from distillguard.background import reload_forever
 from distillguard.gateway.errors import GatewayError
 from distillguard.store.keys import ApiKey, KeyStore, digest
 
@@ -42,12 +42,9 @@ class KeyCache:
         return True
 
     async def refresh_forever(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await asyncio.to_thread(self.refresh)
-            except Exception:
-                log.exception("key store reload failed; keeping the previous keys")
+        await reload_forever(
+            self.refresh, interval_s, "key store reload failed; keeping the previous keys"
+        )
 
     def authenticate(self, headers: Headers) -> ApiKey:
         value = headers.get("authorization")

@@ -9,7 +9,6 @@ gateway's fail mode.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import time
@@ -17,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from distillguard.background import reload_forever
 from distillguard.config import ConfigError
 from distillguard.features.request import network_of
 from distillguard.policy.rules import PolicyConfig, load_policy
@@ -150,12 +150,9 @@ class DecisionCache:
             log.exception("invalid policy file; keeping the previous policy")
 
     async def refresh_forever(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await asyncio.to_thread(self.refresh)
-            except Exception:
-                log.exception("decisions store reload failed; the snapshot is ageing")
+        await reload_forever(
+            self.refresh, interval_s, "decisions store reload failed; the snapshot is ageing"
+        )
 
     def replace_policy(self, policy: PolicyConfig) -> None:
         """Tests and the admin API may set a policy directly."""

@@ -15,9 +15,11 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
+
+from distillguard.store.sqlite import open_store
 
 TargetKind = Literal["account", "key", "campaign", "cidr", "payment", "client", "template"]
 ActionName = Literal["allow", "flag", "throttle", "degrade", "review", "block"]
@@ -105,7 +107,7 @@ class StoredAction:
         return self.revoked_ts is None and (self.expires_ts is None or self.expires_ts > now)
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class ReviewItem:
     resolved_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,7 @@ class AuditEntry:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return asdict(self)
 
 
 _ACTION_COLS = (
@@ -195,12 +197,8 @@ class DecisionStore:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_store(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from distillguard.store.sqlite import open_store
+
 KEY_PREFIX = "dg-"
 
 _SCHEMA = """
@@ -71,12 +73,8 @@ def digest(secret: str) -> str:
 class KeyStore:
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_store(path, _SCHEMA)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(api_keys)")}
         if "account_meta" not in columns:  # a key store from before account metadata
             self._conn.execute("ALTER TABLE api_keys ADD COLUMN account_meta TEXT")
