@@ -36,13 +36,15 @@ def policy_gateway(
     meta: Mapping[str, dict[str, Any]] | None = None,
     fail_mode: str = "closed",
     max_staleness_s: float = 1.0,
+    decisions_db: Path | None = None,
 ) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
+    db = decisions_db or tmp / "decisions.sqlite"
     config = gateway_config(
         tmp,
         replay_url,
         response=ResponseConfig(
             enabled=True,
-            decisions_db=tmp / "decisions.sqlite",
+            decisions_db=db,
             reload_interval_s=0.05,
             max_staleness_s=max_staleness_s,
         ),
@@ -50,7 +52,7 @@ def policy_gateway(
         sim_clock_header=CLOCK,
         fail_mode=fail_mode,
     )
-    cache = DecisionCache(DecisionStore(tmp / "decisions.sqlite"), None, max_staleness_s=1.0)
+    cache = DecisionCache(DecisionStore(db), None, max_staleness_s=1.0)
     cache.max_staleness_s = max_staleness_s
     cache.replace_policy(policy)
     responder = ResponsePolicy(Engine(), cache, fail_mode=fail_mode)

@@ -209,3 +209,30 @@ def test_store_unavailable_follows_the_fail_mode(
             # Open means serving on the last snapshot, not forgetting it.
             with pytest.raises(openai.PermissionDeniedError):
                 ask(gw, "mallory", "me too", T0 + 1)
+
+
+def test_a_block_on_one_replica_is_enforced_by_another(tmp_path: Path, replay_url: str) -> None:
+    """Two gateway replicas share the decisions store: the other one reloads within a second."""
+    shared = tmp_path / "shared-decisions.sqlite"
+    empty = PolicyConfig(rules=[])
+    with (
+        policy_gateway(tmp_path / "a", replay_url, empty, ["eve"], decisions_db=shared) as (a, _),
+        policy_gateway(tmp_path / "b", replay_url, empty, ["eve"], decisions_db=shared) as (b, _),
+    ):
+        assert ask(b, "eve", "before", T0)[0]
+        admin(
+            a,
+            "POST",
+            "/admin/actions",
+            json={"target_kind": "account", "target": "eve", "action": "block", "reason": "r"},
+        )
+        blocked_at = None
+        started = time.monotonic()
+        while time.monotonic() - started < 3.0:
+            try:
+                ask(b, "eve", "after", T0 + 1)
+            except openai.PermissionDeniedError:
+                blocked_at = time.monotonic() - started
+                break
+            time.sleep(0.02)
+        assert blocked_at is not None and blocked_at <= 1.0, blocked_at
