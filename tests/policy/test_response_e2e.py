@@ -134,6 +134,8 @@ def test_shadow_mode_changes_nothing_but_logs(tmp_path: Path, replay_url: str) -
     with policy_gateway(tmp_path, replay_url, shadow, ["alice"]) as (gw, _):
         content, reasoning = ask(gw, "alice", "What is the tallest mountain?", T0)
         assert content and reasoning
+        audit = admin(gw, "GET", "/admin/audit")["data"]
+        assert [(e["what"], e["action"]) for e in audit] == [("ladder (shadow)", "block")]
     (event,) = [e for e in gw.events() if e.get("request")]
     assert event["decision"]["action"] == "flag"
     assert event["decision"]["reasons"][0] == "shadow: would block"

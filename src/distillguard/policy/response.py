@@ -251,7 +251,7 @@ class ResponsePolicy:
         try:
             self.cache.store.record(
                 actor="policy",
-                what="ladder",
+                what="ladder" if self.cache.policy.mode == "enforce" else "ladder (shadow)",
                 target_kind="account",
                 target=account,
                 action=action,
