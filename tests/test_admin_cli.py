@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 from click.testing import CliRunner
@@ -84,3 +85,43 @@ def test_cli_errors_are_clear(tmp_path: Path, replay_url: str) -> None:
             main, ["intel", "--gateway", gw.url, "--admin-token", TOKEN, "import", str(garbage)]
         )
         assert imp.exit_code != 0 and "400" in imp.output
+
+
+def test_admin_api_odd_input_gets_envelopes(tmp_path: Path, replay_url: str) -> None:
+    with policy_gateway(tmp_path, replay_url, PolicyConfig(rules=[]), ["a"]) as (gw, _):
+        auth: dict[str, str | bytes] = {"authorization": f"Bearer {TOKEN}"}
+        odd_token: dict[str, str | bytes] = {
+            "authorization": "Bearer pässwörd-xx".encode("latin-1")
+        }
+        cases: list[tuple[str, str, dict[str, object] | None, dict[bytes, bytes], int]] = [
+            ("GET", "/admin/audit?limit=100000000000000000000", None, auth, 400),
+            ("GET", "/admin/audit?limit=-1", None, auth, 400),
+            ("POST", "/admin/actions/99999999999999999999999/revoke", {"reason": "r"}, auth, 404),
+            ("POST", "/admin/reviews/7/resolve", {"resolution": "block"}, auth, 404),
+            ("GET", "/admin/actions", None, odd_token, 401),
+            (
+                "POST",
+                "/admin/actions",
+                {
+                    "target_kind": "account",
+                    "target": "a",
+                    "action": "block",
+                    "reason": "r",
+                    "expires_in_s": True,
+                },
+                auth,
+                400,
+            ),
+            (
+                "POST",
+                "/admin/actions",
+                {"target_kind": "planet", "target": "a", "action": "block", "reason": "r"},
+                auth,
+                400,
+            ),
+            ("GET", "/admin/campaigns/camp_nothing", None, auth, 404),
+        ]
+        for method, path, body, headers, status in cases:
+            r = httpx.request(method, gw.url + path, json=body, headers=headers)
+            assert r.status_code == status, (path, r.text)
+            assert set(r.json()["error"]) == {"message", "type", "param", "code"}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 
@@ -122,6 +122,15 @@ class ResponseConfig(_Model):
         gt=0,
         description="How old the in-memory decisions may get before the fail mode applies.",
     )
+
+    @model_validator(mode="after")
+    def _reload_within_staleness(self) -> ResponseConfig:
+        if self.reload_interval_s >= self.max_staleness_s:
+            raise ValueError(
+                "response.reload_interval_s must be below max_staleness_s, or a healthy "
+                "gateway would count as stale between reloads"
+            )
+        return self
 
 
 class AdminConfig(_Model):

@@ -116,12 +116,23 @@ def test_campaign_block_catches_a_new_head_and_appeal_restores(
             json={"target_kind": "account", "target": "h3", "reason": "own card, verified"},
         )
         assert ask(gw, "h3", "thanks", T0 + 13)[0]
+        # An action taken after the appeal still counts: the account can be blocked again.
+        reblock = admin(
+            gw,
+            "POST",
+            "/admin/actions",
+            json={"target_kind": "account", "target": "h3", "action": "block", "reason": "again"},
+        )
+        with pytest.raises(openai.PermissionDeniedError):
+            ask(gw, "h3", "one more", T0 + 13.5)
+        admin(gw, "POST", f"/admin/actions/{reblock['id']}/revoke", json={"reason": "oops"})
         with pytest.raises(openai.PermissionDeniedError):
             ask(gw, "h2", "still blocked", T0 + 14)
         # Revoking the campaign action frees every member.
         admin(gw, "POST", f"/admin/actions/{made['id']}/revoke", json={"reason": "wrong call"})
         assert ask(gw, "h2", "free again", T0 + 15)[0]
     h3 = [e for e in gw.events() if e["account_id"] == "h3"]
+    assert len(h3) == 3
     assert any("payment card-shared-1" in r for r in h3[0]["decision"]["reasons"])
     assert h3[1]["decision"]["reasons"][0].startswith("allowed by action")
 
@@ -164,6 +175,22 @@ def test_imported_peer_bundle_changes_the_decision(tmp_path: Path, replay_url: s
         assert "intel" not in refused.value.message
     blocked = [e for e in gw.events() if e.get("request")][-1]
     assert "matches peer intelligence (cidr)" in blocked["decision"]["reasons"]
+
+
+def test_review_resolution_as_throttle_is_honoured(tmp_path: Path, replay_url: str) -> None:
+    review = PolicyConfig(
+        rules=[Rule(name="review-all", when=Condition(), action="review")],
+        throttle=ThrottleConfig(requests_per_minute=1, tokens_per_minute=None),
+    )
+    with policy_gateway(tmp_path, replay_url, review, ["alice"]) as (gw, _):
+        ask(gw, "alice", "What is a prime number?", T0)
+        (item,) = admin(gw, "GET", "/admin/reviews")["data"]
+        admin(gw, "POST", f"/admin/reviews/{item['id']}/resolve", json={"resolution": "throttle"})
+        content, reasoning = ask(gw, "alice", "And a composite one?", T0 + 1)
+        assert content and reasoning  # throttled, not degraded: the reviewer's choice
+        with pytest.raises(openai.RateLimitError):
+            ask(gw, "alice", "And another?", T0 + 2)
+        assert admin(gw, "GET", "/admin/reviews")["data"] == []  # not reopened
 
 
 def test_review_queue_resolution_is_enforced(tmp_path: Path, replay_url: str) -> None:

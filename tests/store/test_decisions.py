@@ -102,3 +102,19 @@ def test_changes_from_another_connection_move_the_version(tmp_path: Path) -> Non
     b.add_action("account", "a1", "block", reason="r", actor="x")
     assert a.version() > v
     assert [x.target for x in a.actions()] == ["a1"]
+
+
+def test_appeal_of_one_member_keeps_the_rest_of_the_campaign_blocked(store: DecisionStore) -> None:
+    store.add_action(
+        "campaign",
+        "camp_1",
+        "block",
+        reason="hydra",
+        actor="ana",
+        children=[("account", "a1"), ("account", "a2"), ("payment", "card-9")],
+    )
+    revoked, _ = store.appeal("account", "a1", actor="ana", reason="wrongly linked")
+    assert [(a.target_kind, a.target) for a in revoked] == [("account", "a1")]
+    still = {(a.target_kind, a.target, a.action) for a in store.actions()}
+    assert ("account", "a2", "block") in still and ("payment", "card-9", "block") in still
+    assert ("campaign", "camp_1", "block") in still and ("account", "a1", "allow") in still

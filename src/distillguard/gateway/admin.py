@@ -8,6 +8,7 @@ replicas follow within their reload interval.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from distillguard.intel.stix import IntelError, export_json, import_bundle
 from distillguard.policy.campaigns import UnknownCampaign, indicators, members
 from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.snapshot import DecisionCache
-from distillguard.store.decisions import DecisionStore, DecisionStoreError
+from distillguard.store.decisions import DecisionStore, DecisionStoreError, UnknownId
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -56,7 +59,8 @@ def _admin(request: Request) -> Admin:
     if admin is None:
         raise GatewayError(404, "The admin API is not enabled.", code="unknown_url")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), admin.token):
+    given = token.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given, admin.token.encode()):
         raise GatewayError(
             401,
             "Admin API: missing or wrong admin token.",
@@ -85,9 +89,12 @@ def _field(data: dict[str, Any], name: str, default: str | None = None) -> str:
 
 def _id(request: Request, name: str) -> int:
     try:
-        return int(request.path_params[name])
+        value = int(request.path_params[name])
     except ValueError as exc:
         raise bad_request(f"The {name.replace('_', ' ')} must be a number.") from exc
+    if not 0 < value < 2**63:
+        raise GatewayError(404, f"No item with id {value}.", code="not_found")
+    return value
 
 
 def _actor(data: dict[str, Any]) -> str:
@@ -103,13 +110,17 @@ def _handler(fn: Any) -> Any:
             return result
         except GatewayError as err:
             return err.to_response()
-        except (DecisionStoreError, UnknownCampaign) as exc:
-            code = "not_found" if isinstance(exc, UnknownCampaign) else "invalid_request"
-            return GatewayError(
-                404 if code == "not_found" else 400, str(exc), code=code
-            ).to_response()
+        except (UnknownId, UnknownCampaign) as exc:
+            return GatewayError(404, str(exc), code="not_found").to_response()
+        except DecisionStoreError as exc:
+            return bad_request(str(exc)).to_response()
         except IntelError as exc:
             return bad_request(str(exc), code="invalid_bundle").to_response()
+        except Exception:
+            log.exception("admin API error on %s", request.url.path)
+            return GatewayError(
+                500, "Internal error in the admin API.", "api_error", "internal_error"
+            ).to_response()
 
     return run
 
@@ -127,7 +138,9 @@ async def add_action(request: Request, admin: Admin) -> Response:
     kind, target = _field(data, "target_kind"), _field(data, "target")
     action, reason = _field(data, "action"), _field(data, "reason")
     expires = data.get("expires_in_s")
-    if expires is not None and (not isinstance(expires, int | float) or expires <= 0):
+    if expires is not None and (
+        isinstance(expires, bool) or not isinstance(expires, int | float) or not 0 < expires < 1e10
+    ):
         raise bad_request("'expires_in_s' must be a positive number.", param="expires_in_s")
     expires_ts = None if expires is None else time.time() + float(expires)
     children: list[tuple[str, str]] = []
@@ -213,6 +226,8 @@ async def audit(request: Request, admin: Admin) -> Response:
         limit = int(request.query_params.get("limit", "100"))
     except ValueError as exc:
         raise bad_request("'limit' must be a number.", param="limit") from exc
+    if not 1 <= limit <= 10_000:
+        raise bad_request("'limit' must be between 1 and 10000.", param="limit")
     entries = admin.store.audit(limit=limit, target=request.query_params.get("target"))
     return _json({"data": [e.to_json() for e in entries]})
 
@@ -270,7 +285,8 @@ async def intel_export(request: Request, admin: Admin) -> Response:
 async def intel_import(request: Request, admin: Admin) -> Response:
     found = import_bundle((await request.body()).decode("utf-8", "replace"))
     records = [to_record(p) for p in found]
-    added = admin.store.import_intel(records, actor="admin", source_file="admin upload")
+    actor = request.query_params.get("actor") or "admin"
+    added = admin.store.import_intel(records, actor=actor, source_file="admin upload")
     admin.cache.refresh(force=True)
     return _json({"indicators": len(records), "new": added}, 201)
 

@@ -19,8 +19,6 @@ from distillguard.events import Event
 from distillguard.features.request import RequestFeatures, extract
 from distillguard.features.text import h64, last_user_text, skeleton
 from distillguard.gateway.decision import Decision, RequestContext
-from distillguard.intel.matcher import IntelMatcher
-from distillguard.intel.records import from_record
 from distillguard.policy.ratelimit import TokenBucket
 from distillguard.policy.rules import Facts, evaluate, strongest
 from distillguard.policy.snapshot import DecisionCache, DecisionSnapshot, Subject
@@ -77,7 +75,6 @@ class ResponsePolicy:
         self.fail_mode = fail_mode
         self._throttles = _Throttles()
         self._levels: dict[str, int] = {}  # the highest ladder step each account reached
-        self._intel: tuple[DecisionSnapshot | None, IntelMatcher | None] = (None, None)
         # A few prompt skeletons and user agents of each flagged account: what intel export
         # shares for a campaign (as MinHash signatures and hashes, never as text).
         self.samples: dict[str, AccountSample] = {}
@@ -90,15 +87,8 @@ class ResponsePolicy:
         f = extract(ctx.to_event(), self.engine.matcher, self.engine.text_cache)
         return f, self.engine.process_features(f)
 
-    def _matcher(self, snap: DecisionSnapshot) -> IntelMatcher | None:
-        cached_snap, matcher = self._intel
-        if cached_snap is not snap:
-            matcher = IntelMatcher([from_record(r) for r in snap.intel]) if snap.intel else None
-            self._intel = (snap, matcher)
-        return matcher
-
     def _intel_kinds(self, snap: DecisionSnapshot, ctx: RequestContext) -> frozenset[str]:
-        matcher = self._matcher(snap)
+        matcher = snap.intel_matcher
         if matcher is None:
             return frozenset()
         meta = ctx.account_meta or {}
@@ -108,7 +98,7 @@ class ResponsePolicy:
                 ctx.ip, payment if isinstance(payment, str) else None, ctx.user_agent, None
             )
         )
-        if any(r.kind == "template_minhash" for r in snap.intel):
+        if snap.intel_templates:
             text = last_user_text(ctx.body.get("messages") or [])
             hits += matcher.match_template(skeleton(text)) if text else []
         return frozenset(h.kind for h in hits)
@@ -153,13 +143,23 @@ class ResponsePolicy:
             reasons.append(f"matches peer intelligence ({', '.join(sorted(intel))})")
         if stale:
             reasons.append("decisions store unreadable; serving on the last snapshot (fail-open)")
-        override = next((a for a in stored if a.action == "allow"), None)
-        if override is not None:
-            reasons.insert(0, f"allowed by action #{override.id}: {override.reason}")
-            return Decision("allow", facts.score, tuple(reasons), campaign_id)
+        overrides = [a for a in stored if a.action == "allow"]
+        if overrides:
+            # A granted appeal beats the rules and every action taken before it; an action
+            # taken after it (the account re-offends, an analyst re-blocks) still counts.
+            override = max(overrides, key=lambda a: a.created_ts)
+            stored = [
+                a for a in stored if a.action != "allow" and a.created_ts > override.created_ts
+            ]
+            self._levels.pop(ctx.account_id, None)  # a new climb is audited afresh
+            if not stored:
+                reasons.insert(0, f"allowed by action #{override.id}: {override.reason}")
+                return Decision("allow", facts.score, tuple(reasons), campaign_id)
         proposals = [(a.action, _why(a)) for a in stored]
-        ruled = evaluate(policy, facts)
-        if ruled is not None:
+        ruled = None if overrides else evaluate(policy, facts)
+        if ruled is not None and not (
+            ruled[0] == "review" and ("account", ctx.account_id) in snap.resolved_reviews
+        ):  # a human already decided; their decision is a stored action
             proposals.append(ruled)
         chosen = strongest(proposals)
         if chosen is None:
@@ -202,7 +202,9 @@ class ResponsePolicy:
         now, account = ctx.ts, ctx.account_id
         limits = [("requests", cfg.requests_per_minute, self._throttles.requests, 1)]
         if cfg.tokens_per_minute is not None:
-            estimate = ctx.prompt_tokens_estimate + (ctx.max_tokens or 0)
+            # The answer may run to the model's limit when the client sets none.
+            ceiling = ctx.max_tokens or self.cache.policy.degrade.max_tokens_cap or 4096
+            estimate = ctx.prompt_tokens_estimate + ceiling
             limits.append(("tokens", cfg.tokens_per_minute, self._throttles.tokens, estimate))
         waits = []
         buckets = []
@@ -225,7 +227,7 @@ class ResponsePolicy:
                 retry_after_s=retry,
                 message=f"Rate limit reached for {what}. Try again in {retry}s.",
             )
-        for bucket, amount in buckets:
+        for bucket, amount in buckets:  # charged up front: usage is not known yet
             bucket.charge(amount, now)
         return Decision("flag", score, ("throttled; within the cap", *reasons), campaign_id)
 
@@ -238,7 +240,7 @@ class ResponsePolicy:
                 evidence={"campaign_id": campaign_id},
                 actor="policy",
             )
-            self.cache.refresh()
+            self.cache.snapshot.open_reviews.add(("account", account))
         except Exception:
             log.exception("could not queue %s for review", account)
 
@@ -247,7 +249,6 @@ class ResponsePolicy:
         level = LADDER.index(action)
         if level <= self._levels.get(account, 0):
             return
-        self._levels[account] = level
         try:
             self.cache.store.record(
                 actor="policy",
@@ -260,6 +261,8 @@ class ResponsePolicy:
             )
         except Exception:
             log.exception("could not audit %s moving to %s", account, action)
+            return
+        self._levels[account] = level
 
     def _keep_sample(self, ctx: RequestContext) -> None:
         kept = self.samples.get(ctx.account_id)

@@ -163,6 +163,8 @@ def load_policy(path: Path | None) -> PolicyConfig:
         return PolicyConfig()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"policy {path}: the top level must be a mapping")
         return PolicyConfig.model_validate(substitute_env(raw.get("policy", raw)))
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"policy {path}: {exc}") from exc

@@ -9,8 +9,10 @@ gateway's fail mode.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,8 +21,10 @@ from pathlib import Path
 from distillguard.background import reload_forever
 from distillguard.config import ConfigError
 from distillguard.features.request import network_of
+from distillguard.intel.matcher import IntelMatcher
+from distillguard.intel.records import from_record
 from distillguard.policy.rules import PolicyConfig, load_policy
-from distillguard.store.decisions import DecisionStore, IntelRecord, StoredAction
+from distillguard.store.decisions import DecisionStore, IntelRecord, ReviewItem, StoredAction
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +49,28 @@ class DecisionSnapshot:
         default_factory=list
     )
     open_reviews: set[tuple[str, str]] = field(default_factory=set)
+    resolved_reviews: set[tuple[str, str]] = field(default_factory=set)
     intel: list[IntelRecord] = field(default_factory=list)
+    # Built with the snapshot, in the reload thread: a big peer bundle must not stall requests.
+    intel_matcher: IntelMatcher | None = None
+    intel_templates: bool = False
 
     @classmethod
     def build(
         cls,
         actions: Iterable[StoredAction],
-        open_reviews: Iterable[tuple[str, str]],
+        reviews: Iterable[ReviewItem],
         intel: list[IntelRecord],
     ) -> DecisionSnapshot:
-        snap = cls(open_reviews=set(open_reviews), intel=intel)
+        snap = cls(intel=intel)
+        for item in reviews:
+            pending = item.resolved_ts is None
+            (snap.open_reviews if pending else snap.resolved_reviews).add(
+                (item.target_kind, item.target)
+            )
+        if intel:
+            snap.intel_matcher = IntelMatcher([from_record(r) for r in intel])
+            snap.intel_templates = any(r.kind == "template_minhash" for r in intel)
         for action in actions:
             target = action.target
             if action.target_kind == "cidr":
@@ -110,6 +126,7 @@ class DecisionCache:
         self.snapshot = DecisionSnapshot()
         self._version = -1
         self.loaded_at = 0.0
+        self._lock = threading.Lock()  # the reload thread and an admin's forced refresh
         self.refresh()
 
     def _mtime(self) -> float | None:
@@ -125,18 +142,19 @@ class DecisionCache:
     def refresh(self, *, force: bool = False) -> bool:
         """Reload what changed; True when the snapshot was rebuilt. Raises when the store
         cannot be read (the snapshot then ages until ``fresh`` is false)."""
-        self._reload_policy()
-        version = self.store.version()
-        rebuilt = False
-        if force or version != self._version:
-            open_reviews = [(r.target_kind, r.target) for r in self.store.reviews(open_only=True)]
-            self.snapshot = DecisionSnapshot.build(
-                self.store.actions(), open_reviews, self.store.intel()
-            )
-            self._version = version
-            rebuilt = True
-        self.loaded_at = time.monotonic()
-        return rebuilt
+        with self._lock:
+            self._reload_policy()
+            checked = time.monotonic()
+            version = self.store.version()
+            rebuilt = False
+            if force or version != self._version:
+                self.snapshot = DecisionSnapshot.build(
+                    self.store.actions(), self.store.reviews(), self.store.intel()
+                )
+                self._version = version
+                rebuilt = True
+            self.loaded_at = checked
+            return rebuilt
 
     def _reload_policy(self) -> None:
         mtime = self._mtime()
@@ -150,6 +168,7 @@ class DecisionCache:
             log.exception("invalid policy file; keeping the previous policy")
 
     async def refresh_forever(self, interval_s: float) -> None:
+        await asyncio.to_thread(self.refresh)  # fresh from the start, not one interval late
         await reload_forever(
             self.refresh, interval_s, "decisions store reload failed; the snapshot is ageing"
         )

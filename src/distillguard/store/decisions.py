@@ -87,6 +87,10 @@ class DecisionStoreError(ValueError):
     """An operation that cannot be done (unknown id, bad target kind or action)."""
 
 
+class UnknownId(DecisionStoreError):
+    """No action or review item has that id."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredAction:
     id: int
@@ -333,7 +337,7 @@ class DecisionStore:
     def action(self, action_id: int) -> StoredAction:
         rows = self._read(f"SELECT {_ACTION_COLS} FROM actions WHERE id = ?", (action_id,))  # noqa: S608
         if not rows:
-            raise DecisionStoreError(f"no action with id {action_id}")
+            raise UnknownId(f"no action with id {action_id}")
         return _action(rows[0])
 
     def actions(
@@ -385,8 +389,8 @@ class DecisionStore:
             for a in self.actions()
             if a.target_kind == target_kind and a.target == target and a.action != "allow"
         ]
-        for a in revoked:
-            self.revoke(a.parent_id or a.id, actor=actor, reason=f"appeal: {reason}")
+        for a in revoked:  # the target's own actions: a campaign's other members stay blocked
+            self.revoke(a.id, actor=actor, reason=f"appeal: {reason}")
         override = self.add_action(
             target_kind, target, "allow", reason=f"appeal granted: {reason}", actor=actor
         )
@@ -431,7 +435,7 @@ class DecisionStore:
     def review(self, review_id: int) -> ReviewItem:
         rows = self._read(f"SELECT {_REVIEW_COLS} FROM reviews WHERE id = ?", (review_id,))  # noqa: S608
         if not rows:
-            raise DecisionStoreError(f"no review item with id {review_id}")
+            raise UnknownId(f"no review item with id {review_id}")
         return _review(rows[0])
 
     def reviews(self, *, open_only: bool = False) -> list[ReviewItem]:
