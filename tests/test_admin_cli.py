@@ -89,10 +89,8 @@ def test_cli_errors_are_clear(tmp_path: Path, replay_url: str) -> None:
 
 def test_admin_api_odd_input_gets_envelopes(tmp_path: Path, replay_url: str) -> None:
     with policy_gateway(tmp_path, replay_url, PolicyConfig(rules=[]), ["a"]) as (gw, _):
-        auth: dict[str, str | bytes] = {"authorization": f"Bearer {TOKEN}"}
-        odd_token: dict[str, str | bytes] = {
-            "authorization": "Bearer pässwörd-xx".encode("latin-1")
-        }
+        auth = {b"authorization": f"Bearer {TOKEN}".encode()}
+        odd_token = {b"authorization": "Bearer pässwörd-xx".encode("latin-1")}
         cases: list[tuple[str, str, dict[str, object] | None, dict[bytes, bytes], int]] = [
             ("GET", "/admin/audit?limit=100000000000000000000", None, auth, 400),
             ("GET", "/admin/audit?limit=-1", None, auth, 400),
