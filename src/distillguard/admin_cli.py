@@ -261,3 +261,18 @@ def intel_import(ctx: click.Context, bundle: Path) -> None:
         headers={"content-type": "application/json"},
     )
     click.echo(f"imported {done['indicators']} indicators ({done['new']} new)")
+
+
+@intel.command("withdraw")
+@click.option("--source", help="The peer (identity name) whose indicators to drop.")
+@click.option("--campaign", help="The peer's campaign name whose indicators to drop.")
+@click.option("--reason", required=True)
+@click.option("--actor", default="cli", show_default=True)
+@click.pass_context
+def intel_withdraw(
+    ctx: click.Context, source: str | None, campaign: str | None, reason: str, actor: str
+) -> None:
+    """Stop matching imported indicators (audited)."""
+    body = {"source": source, "campaign": campaign, "reason": reason, "actor": actor}
+    done = _client(ctx).call("POST", "/admin/intel/withdraw", json=body)
+    click.echo(f"withdrew {done['withdrawn']} indicators")

@@ -158,8 +158,8 @@ def test_imported_peer_bundle_changes_the_decision(tmp_path: Path, replay_url: s
         CampaignIntel(
             campaign_id="peer-camp",
             name="peer campaign",
-            first_seen=T0,
-            last_seen=T0 + 60,
+            first_seen=time.time() - 3600,  # a fresh bundle: indicators expire after 30 days
+            last_seen=time.time() - 60,
             accounts=40,
             requests=9000,
             cidrs=["127.0.0.0/24"],
@@ -173,7 +173,16 @@ def test_imported_peer_bundle_changes_the_decision(tmp_path: Path, replay_url: s
         with pytest.raises(openai.PermissionDeniedError) as refused:
             ask(gw, "alice", "after the import", T0 + 1)
         assert "intel" not in refused.value.message
-    blocked = [e for e in gw.events() if e.get("request")][-1]
+        # A bad bundle is reversible like any action.
+        done = admin(
+            gw,
+            "POST",
+            "/admin/intel/withdraw",
+            json={"source": "distillguard", "reason": "peer retracted it"},
+        )
+        assert done["withdrawn"] == 1
+        assert ask(gw, "alice", "after the withdrawal", T0 + 2)[0]
+    blocked = [e for e in gw.events() if e.get("request")][-2]
     assert "matches peer intelligence (cidr)" in blocked["decision"]["reasons"]
 
 

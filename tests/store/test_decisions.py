@@ -118,3 +118,19 @@ def test_appeal_of_one_member_keeps_the_rest_of_the_campaign_blocked(store: Deci
     still = {(a.target_kind, a.target, a.action) for a in store.actions()}
     assert ("account", "a2", "block") in still and ("payment", "card-9", "block") in still
     assert ("campaign", "camp_1", "block") in still and ("account", "a1", "allow") in still
+
+
+def test_intel_expires_and_can_be_withdrawn(store: DecisionStore) -> None:
+    old = IntelRecord(
+        "cidr", "198.51.100.0/24", "peer-a", "op-x", 80, "indicator--1", valid_until=time.time() - 1
+    )
+    live = IntelRecord("cidr", "203.0.113.0/24", "peer-a", "op-y", 80, "indicator--2")
+    other = IntelRecord("cidr", "192.0.2.0/24", "peer-b", "op-z", 80, "indicator--3")
+    store.import_intel([old, live, other], actor="ana", source_file="f.json")
+    assert store.intel() == [live, other]  # past its own expiry: not in force
+    v = store.version()
+    assert store.withdraw_intel(source="peer-a", campaign=None, actor="ana", reason="bad") == 2
+    assert store.intel() == [other] and store.version() > v
+    assert store.audit()[0].what == "intel withdrawn"
+    with pytest.raises(DecisionStoreError, match="name the source or the campaign"):
+        store.withdraw_intel(source=None, campaign=None, actor="ana", reason="r")

@@ -291,6 +291,20 @@ async def intel_import(request: Request, admin: Admin) -> Response:
     return _json({"indicators": len(records), "new": added}, 201)
 
 
+@_handler
+async def intel_withdraw(request: Request, admin: Admin) -> Response:
+    """Stop matching what a peer shared (a bad bundle must be reversible like any action)."""
+    data = await _body(request)
+    source, campaign = data.get("source"), data.get("campaign")
+    if not isinstance(source, str | None) or not isinstance(campaign, str | None):
+        raise bad_request("'source' and 'campaign' must be strings.")
+    withdrawn = admin.store.withdraw_intel(
+        source=source, campaign=campaign, actor=_actor(data), reason=_field(data, "reason")
+    )
+    admin.cache.refresh(force=True)
+    return _json({"withdrawn": withdrawn})
+
+
 ADMIN_ROUTES = [
     Route("/admin/actions", list_actions, methods=["GET"]),
     Route("/admin/actions", add_action, methods=["POST"]),
@@ -303,4 +317,5 @@ ADMIN_ROUTES = [
     Route("/admin/campaigns/{campaign_id}", campaign, methods=["GET"]),
     Route("/admin/intel/export", intel_export, methods=["GET"]),
     Route("/admin/intel/import", intel_import, methods=["POST"]),
+    Route("/admin/intel/withdraw", intel_withdraw, methods=["POST"]),
 ]

@@ -9,7 +9,13 @@ from distillguard.store.decisions import IntelRecord
 def to_record(p: PeerIndicator) -> IntelRecord:
     value = ",".join(map(str, p.value)) if isinstance(p.value, tuple) else p.value
     return IntelRecord(
-        p.kind, value, p.source or "unknown", p.campaign or "", p.confidence or 0, p.indicator_id
+        p.kind,
+        value,
+        p.source or "unknown",
+        p.campaign or "",
+        p.confidence or 0,
+        p.indicator_id,
+        p.valid_until,
     )
 
 
@@ -25,6 +31,6 @@ def from_record(r: IntelRecord) -> PeerIndicator:
         campaign=r.campaign or None,
         confidence=r.confidence,
         valid_from=0.0,
-        valid_until=None,
+        valid_until=r.valid_until,
         indicator_id=r.stix_id,
     )

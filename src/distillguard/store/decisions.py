@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS intel (
     confidence INTEGER NOT NULL,
     stix_id TEXT NOT NULL,
     imported_ts REAL NOT NULL,
+    valid_until REAL,
+    withdrawn_ts REAL,
     UNIQUE (kind, value, stix_id)
 );
 CREATE TABLE IF NOT EXISTS audit (
@@ -138,6 +140,7 @@ class IntelRecord:
     campaign: str
     confidence: int
     stix_id: str
+    valid_until: float | None = None  # the peer's own expiry: not matched after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,9 +478,18 @@ class DecisionStore:
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO intel (kind, value, source, campaign, confidence, stix_id,"
-                " imported_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " imported_ts, valid_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (r.kind, r.value, r.source, r.campaign, r.confidence, r.stix_id, time.time())
+                    (
+                        r.kind,
+                        r.value,
+                        r.source,
+                        r.campaign,
+                        r.confidence,
+                        r.stix_id,
+                        time.time(),
+                        r.valid_until,
+                    )
                     for r in records
                 ],
             )
@@ -495,10 +507,43 @@ class DecisionStore:
         return added
 
     def intel(self) -> list[IntelRecord]:
+        """The peer indicators in force: not withdrawn, not past their own expiry."""
         rows = self._read(
-            "SELECT kind, value, source, campaign, confidence, stix_id FROM intel ORDER BY id"
+            "SELECT kind, value, source, campaign, confidence, stix_id, valid_until FROM intel"
+            " WHERE withdrawn_ts IS NULL AND (valid_until IS NULL OR valid_until > ?)"
+            " ORDER BY id",
+            (time.time(),),
         )
         return [IntelRecord(*row) for row in rows]
+
+    def withdraw_intel(
+        self, *, source: str | None, campaign: str | None, actor: str, reason: str
+    ) -> int:
+        """Stop matching a peer's indicators (by source and/or campaign); returns how many."""
+        if source is None and campaign is None:
+            raise DecisionStoreError("name the source or the campaign to withdraw")
+        where = ["withdrawn_ts IS NULL"]
+        args: list[object] = [time.time()]
+        for column, value in (("source", source), ("campaign", campaign)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE intel SET withdrawn_ts = ? WHERE " + " AND ".join(where),  # noqa: S608
+                tuple(args),
+            )
+            self._audit(
+                conn,
+                actor,
+                "intel withdrawn",
+                None,
+                source or campaign,
+                None,
+                [reason],
+                {"source": source, "campaign": campaign, "indicators": cur.rowcount},
+            )
+        return int(cur.rowcount)
 
     # audit ---------------------------------------------------------------------------
     def record(
