@@ -23,7 +23,7 @@ from distillguard.detectors.template import TemplateState
 from distillguard.events import Event
 from distillguard.features.intent import harvest_score
 from distillguard.features.matcher import build_matcher
-from distillguard.features.request import RequestFeatures, TextCache, extract
+from distillguard.features.request import RequestFeatures, TextCache, client_signature, extract
 from distillguard.features.text import h64
 from distillguard.gateway.decision import ALLOW, Decision, RequestContext
 from distillguard.population import Population
@@ -158,7 +158,7 @@ class Engine:
             add(account, ("network", f.ip_prefix))
             if f.system_hash:
                 add(account, ("system", f.system_hash))
-            add(account, ("signature", h64(f"{f.param_signature}|{f.user_agent}")))
+            add(account, ("signature", client_signature(f)))
         template = record.states.get("template")
         if isinstance(template, TemplateState):
             seg, count, novel = template.dominant()
@@ -306,19 +306,7 @@ class Engine:
     def decide(self, ctx: RequestContext) -> Decision:
         """Score the request itself before it is forwarded (a verdict at request k may use
         request k), so a flagged campaign's new account is refused on its first request."""
-        verdict = self.process(
-            {
-                "ts": ctx.ts,
-                "request_id": ctx.request_id,
-                "account_id": ctx.account_id,
-                "api_key_id": ctx.api_key_id,
-                "ip": ctx.ip,
-                "user_agent": ctx.user_agent,
-                "model": ctx.model,
-                "request": ctx.body,
-                "account_meta": ctx.account_meta or {},
-            }
-        )
+        verdict = self.process(ctx.to_event())
         if verdict is None or not verdict.flagged:
             return ALLOW if verdict is None else Decision("allow", verdict.score)
         return Decision(

@@ -77,6 +77,11 @@ class RequestFeatures:
         return "cot_strong" in self.families or "cot_weak" in self.families
 
 
+def client_signature(f: RequestFeatures) -> int:
+    """Parameters and user agent hashed together: how a client fingerprints itself."""
+    return h64(f"{f.param_signature}|{f.user_agent}")
+
+
 def network_of(ip: str) -> str:
     """The /24 of an IPv4 address (string work, no parsing) or the /48 of an IPv6 one."""
     head, dot, last = ip.rpartition(".")

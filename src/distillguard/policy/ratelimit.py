@@ -7,7 +7,10 @@ usage once the response is known, so a bucket may go negative and the account th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from distillguard.gateway.decision import Decision
 
 
 @dataclass(slots=True)
@@ -39,3 +42,32 @@ class TokenBucket:
 
     def refund(self, amount: float) -> None:
         self.level = min(self.per_minute, self.level + amount)
+
+
+def bucket_for(
+    table: dict[str, TokenBucket], account: str, per_minute: int, now: float
+) -> TokenBucket:
+    """The account's bucket in ``table``, new (full) when absent or when its rate changed."""
+    bucket = table.get(account)
+    if bucket is None or bucket.per_minute != per_minute:
+        bucket = table[account] = TokenBucket.full(per_minute, now)
+    return bucket
+
+
+def rate_limited(
+    what: str,
+    wait: float,
+    reasons: tuple[str, ...],
+    score: float = 0.0,
+    campaign_id: str | None = None,
+) -> Decision:
+    """The 429 for a limit of ``what`` (e.g. "10 requests/minute") that frees in ``wait`` s."""
+    retry = max(1, math.ceil(wait))
+    return Decision(
+        "throttle",
+        score,
+        reasons,
+        campaign_id,
+        retry_after_s=retry,
+        message=f"Rate limit reached for {what}. Try again in {retry}s.",
+    )

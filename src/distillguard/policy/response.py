@@ -16,10 +16,10 @@ from typing import Any
 
 from distillguard.engine import Engine, Verdict
 from distillguard.events import Event
-from distillguard.features.request import RequestFeatures, extract
-from distillguard.features.text import h64, last_user_text, skeleton
+from distillguard.features.request import RequestFeatures, client_signature, extract
+from distillguard.features.text import last_user_text, skeleton
 from distillguard.gateway.decision import Decision, RequestContext
-from distillguard.policy.ratelimit import TokenBucket
+from distillguard.policy.ratelimit import TokenBucket, bucket_for, rate_limited
 from distillguard.policy.rules import Facts, evaluate, strongest
 from distillguard.policy.snapshot import DecisionCache, DecisionSnapshot, Subject
 from distillguard.scoring.combine import campaign_score
@@ -41,11 +41,6 @@ class DecisionsUnavailable(RuntimeError):
     """The decisions store could not be read for longer than the staleness bound."""
 
 
-def client_fingerprint(f: RequestFeatures) -> str:
-    """Parameters and user agent, hashed: the key the campaign linker calls a signature."""
-    return f"{h64(f'{f.param_signature}|{f.user_agent}'):016x}"
-
-
 def subject_of(ctx: RequestContext, f: RequestFeatures | None, campaign_id: str | None) -> Subject:
     if f is None:
         return Subject(ctx.account_id, ctx.api_key_id, ctx.ip, campaign_id)
@@ -55,7 +50,7 @@ def subject_of(ctx: RequestContext, f: RequestFeatures | None, campaign_id: str 
         ctx.ip,
         campaign_id,
         f.payment,
-        client_fingerprint(f),
+        f"{client_signature(f):016x}",
         tuple(str(s) for s in f.segments),
     )
 
@@ -209,24 +204,14 @@ class ResponsePolicy:
         waits = []
         buckets = []
         for what, per_minute, table, amount in limits:
-            bucket = table.get(account)
-            if bucket is None or bucket.per_minute != per_minute:
-                bucket = table[account] = TokenBucket.full(per_minute, now)
+            bucket = bucket_for(table, account, per_minute, now)
             buckets.append((bucket, amount))
             wait = bucket.wait_for(amount, now)
             if wait > 0:
                 waits.append((wait, f"{per_minute} {what}/minute"))
         if waits:
             wait, what = max(waits)
-            retry = max(1, int(wait + 0.999))
-            return Decision(
-                "throttle",
-                score,
-                (f"throttled to {what}", *reasons),
-                campaign_id,
-                retry_after_s=retry,
-                message=f"Rate limit reached for {what}. Try again in {retry}s.",
-            )
+            return rate_limited(what, wait, (f"throttled to {what}", *reasons), score, campaign_id)
         for bucket, amount in buckets:  # charged up front: usage is not known yet
             bucket.charge(amount, now)
         return Decision("flag", score, ("throttled; within the cap", *reasons), campaign_id)

@@ -7,13 +7,12 @@ beside it for hand-made blocks. Lookups are set/dict membership, so it costs mic
 from __future__ import annotations
 
 import ipaddress
-import math
 
 from distillguard.config import RateLimit, StaticPolicyConfig
 from distillguard.events import Event
 from distillguard.gateway.clientip import IPNetwork
 from distillguard.gateway.decision import ALLOW, Decision, RequestContext
-from distillguard.policy.ratelimit import TokenBucket
+from distillguard.policy.ratelimit import TokenBucket, bucket_for, rate_limited
 
 _PRUNE_EVERY = 4096
 
@@ -63,37 +62,24 @@ class StaticPolicy:
             self._prune(ctx.ts)
         return self._rate_limit(ctx, limit)
 
-    def _bucket(
-        self, table: dict[str, TokenBucket], account: str, per_minute: int, now: float
-    ) -> TokenBucket:
-        bucket = table.get(account)
-        if bucket is None or bucket.per_minute != per_minute:
-            bucket = table[account] = TokenBucket.full(per_minute, now)
-        return bucket
-
     def _rate_limit(self, ctx: RequestContext, limit: RateLimit) -> Decision:
         now, account = ctx.ts, ctx.account_id
         waits: list[tuple[float, str]] = []
         req_bucket = tok_bucket = None
         if limit.requests_per_minute is not None:
-            req_bucket = self._bucket(self._requests, account, limit.requests_per_minute, now)
+            req_bucket = bucket_for(self._requests, account, limit.requests_per_minute, now)
             wait = req_bucket.wait_for(1, now)
             if wait > 0:
                 waits.append((wait, f"{limit.requests_per_minute} requests/minute"))
         if limit.tokens_per_minute is not None:
-            tok_bucket = self._bucket(self._tokens, account, limit.tokens_per_minute, now)
+            tok_bucket = bucket_for(self._tokens, account, limit.tokens_per_minute, now)
             wait = tok_bucket.wait_for(1, now)
             if wait > 0:
                 waits.append((wait, f"{limit.tokens_per_minute} tokens/minute"))
         if waits:
             wait, what = max(waits)
-            retry = max(1, math.ceil(wait))
-            return Decision(
-                "throttle",
-                0.0,
-                (f"rate limit of {what} reached for account {account}",),
-                retry_after_s=retry,
-                message=f"Rate limit reached for {what}. Try again in {retry}s.",
+            return rate_limited(
+                what, wait, (f"rate limit of {what} reached for account {account}",)
             )
         if req_bucket is not None:
             req_bucket.charge(1, now)
