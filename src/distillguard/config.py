@@ -150,6 +150,17 @@ class AdminConfig(_Model):
         return value
 
 
+class DashboardConfig(_Model):
+    """The analyst dashboard under /dashboard: logged in with the admin token; needs the
+    response policy and an admin token, else it is off."""
+
+    enabled: bool = True
+    session_hours: float = Field(default=12.0, gt=0, description="A login lasts this long.")
+    tape_events: int = Field(
+        default=1_000_000, ge=10_000, description="Newest judged requests kept for timelines."
+    )
+
+
 class GatewayConfig(_Model):
     listen: ListenConfig = ListenConfig()
     upstream: UpstreamConfig = UpstreamConfig()
@@ -164,6 +175,7 @@ class GatewayConfig(_Model):
     detection: DetectionConfig = Field(default_factory=lambda: DetectionConfig())
     response: ResponseConfig = Field(default_factory=lambda: ResponseConfig())
     admin: AdminConfig = Field(default_factory=lambda: AdminConfig())
+    dashboard: DashboardConfig = DashboardConfig()
     sim_clock_header: str | None = Field(
         default=None,
         description=(

@@ -10,6 +10,7 @@ from pathlib import Path
 from distillguard.eval.metrics import GroupMetrics, headline, mean_spread, run_metrics
 from distillguard.eval.runner import RunResult
 from distillguard.report import plots
+from distillguard.report.html import figure_div, page
 
 TARGETS = {
     "benign_fpr": 0.001,
@@ -93,8 +94,9 @@ def markdown(runs_by_bank: dict[str, list[RunResult]], seconds: float) -> str:
 def write_html(
     path: Path, runs_by_bank: dict[str, list[RunResult]], text: str, threshold: float
 ) -> None:
+    """One offline page: the Markdown tables as text, then three interactive figures per bank."""
     sections = []
-    for bank, runs in runs_by_bank.items():
+    for index, (bank, runs) in enumerate(runs_by_bank.items()):
         detect: dict[str, list[float]] = defaultdict(list)
         leak_num: dict[str, int] = defaultdict(int)
         leak_den: dict[str, int] = defaultdict(int)
@@ -108,22 +110,21 @@ def write_html(
                     if o.flagged_at is not None:
                         detect[o.kind].append(float(o.flagged_at))
         leakage = {k: leak_num[k] / leak_den[k] for k in sorted(leak_den) if leak_den[k]}
+        figures = {
+            "detection": plots.detection_curves(detect, f"Time to detection ({bank})"),
+            "leakage": plots.bars(
+                leakage, f"Leakage per archetype ({bank})", "share served", TARGETS["leakage"]
+            ),
+            "scores": plots.score_histogram(scores, threshold),
+        }
+        # Ids from the bank's position, not its name: unique and safe whatever the name holds.
         sections.append(
             f"<h2>Template bank: {html.escape(bank)}</h2>"
-            + plots.img(
-                plots.detection_curves(detect, f"Time to detection ({bank})"), "detection curves"
-            )
-            + plots.img(
-                plots.bars(leakage, f"Leakage per archetype ({bank})", "share served", 0.02),
-                "leakage",
-            )
-            + plots.img(plots.score_histogram(scores, threshold), "score distributions")
+            + "".join(figure_div(fig, f"bank{index}-{name}") for name, fig in figures.items())
         )
     body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>distillguard evaluation</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%}</style>"
-        "</head><body><h1>distillguard evaluation</h1>"
-        f"<pre>{html.escape(text)}</pre>{''.join(sections)}</body></html>"
+        "<h1>distillguard evaluation</h1>"
+        '<pre style="background:#fff;border:1px solid #e3e6ea;padding:1em;overflow-x:auto">'
+        f"{html.escape(text)}</pre>{''.join(sections)}"
     )
-    path.write_text(body, encoding="utf-8")
+    path.write_text(page("distillguard evaluation", body), encoding="utf-8")

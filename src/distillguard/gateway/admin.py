@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,17 +98,22 @@ def _id(request: Request, name: str) -> int:
     return value
 
 
-def _actor(data: dict[str, Any]) -> str:
-    return str(data.get("actor") or "admin")
+def _actor(request: Request, data: dict[str, Any]) -> str:
+    """Who acts: the dashboard's logged-in analyst, else what an API client says it is."""
+    fixed = getattr(request.state, "actor", None)
+    return str(fixed or data.get("actor") or "admin")
 
 
-def _handler(fn: Any) -> Any:
-    """Errors as OpenAI envelopes, never a stack trace."""
+Authenticate = Callable[[Request], Admin]
+Operation = Callable[[Request, Admin], Awaitable[Response]]
+
+
+def _guarded(fn: Operation, authenticate: Authenticate) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticated; errors as OpenAI envelopes, never a stack trace."""
 
     async def run(request: Request) -> Response:
         try:
-            result: Response = await fn(request, _admin(request))
-            return result
+            return await fn(request, authenticate(request))
         except GatewayError as err:
             return err.to_response()
         except (UnknownId, UnknownCampaign) as exc:
@@ -125,14 +131,12 @@ def _handler(fn: Any) -> Any:
     return run
 
 
-@_handler
 async def list_actions(request: Request, admin: Admin) -> Response:
     everything = request.query_params.get("all") in ("1", "true")
     actions = admin.store.actions(active_only=not everything)
     return _json({"data": [a.to_json() for a in actions if a.parent_id is None or everything]})
 
 
-@_handler
 async def add_action(request: Request, admin: Admin) -> Response:
     data = await _body(request)
     kind, target = _field(data, "target_kind"), _field(data, "target")
@@ -159,7 +163,7 @@ async def add_action(request: Request, admin: Admin) -> Response:
         target,
         action,
         reason=reason,
-        actor=_actor(data),
+        actor=_actor(request, data),
         evidence=evidence,
         expires_ts=expires_ts,
         children=children,
@@ -168,40 +172,38 @@ async def add_action(request: Request, admin: Admin) -> Response:
     return _json({**stored.to_json(), "indicators": len(children)}, 201)
 
 
-@_handler
 async def revoke_action(request: Request, admin: Admin) -> Response:
     data = await _body(request)
     action_id = _id(request, "action_id")
-    stored = admin.store.revoke(action_id, actor=_actor(data), reason=_field(data, "reason"))
+    stored = admin.store.revoke(
+        action_id, actor=_actor(request, data), reason=_field(data, "reason")
+    )
     admin.cache.refresh(force=True)
     return _json(stored.to_json())
 
 
-@_handler
 async def appeal(request: Request, admin: Admin) -> Response:
     data = await _body(request)
     revoked, override = admin.store.appeal(
         _field(data, "target_kind"),
         _field(data, "target"),
-        actor=_actor(data),
+        actor=_actor(request, data),
         reason=_field(data, "reason"),
     )
     admin.cache.refresh(force=True)
     return _json({"revoked": [a.to_json() for a in revoked], "override": override.to_json()}, 201)
 
 
-@_handler
 async def list_reviews(request: Request, admin: Admin) -> Response:
     open_only = request.query_params.get("open", "1") in ("1", "true")
     return _json({"data": [r.to_json() for r in admin.store.reviews(open_only=open_only)]})
 
 
-@_handler
 async def resolve_review(request: Request, admin: Admin) -> Response:
     """Approve (allow), throttle, degrade or block the reviewed target, at once."""
     data = await _body(request)
     review_id = _id(request, "review_id")
-    resolution, actor = _field(data, "resolution"), _actor(data)
+    resolution, actor = _field(data, "resolution"), _actor(request, data)
     reason = str(data.get("reason") or f"review #{review_id}: {resolution}")
     item = admin.store.review(review_id)
     if resolution == "allow":
@@ -220,7 +222,6 @@ async def resolve_review(request: Request, admin: Admin) -> Response:
     return _json(admin.store.review(review_id).to_json())
 
 
-@_handler
 async def audit(request: Request, admin: Admin) -> Response:
     try:
         limit = int(request.query_params.get("limit", "100"))
@@ -232,7 +233,6 @@ async def audit(request: Request, admin: Admin) -> Response:
     return _json({"data": [e.to_json() for e in entries]})
 
 
-@_handler
 async def account(request: Request, admin: Admin) -> Response:
     account_id = request.path_params["account_id"]
     record = admin.engine.accounts.get(account_id)
@@ -253,7 +253,6 @@ async def account(request: Request, admin: Admin) -> Response:
     )
 
 
-@_handler
 async def campaign(request: Request, admin: Admin) -> Response:
     campaign_id = request.path_params["campaign_id"]
     accounts = members(admin.engine, campaign_id)
@@ -272,7 +271,6 @@ async def campaign(request: Request, admin: Admin) -> Response:
     )
 
 
-@_handler
 async def intel_export(request: Request, admin: Admin) -> Response:
     campaign_id = request.query_params.get("campaign")
     if not campaign_id:
@@ -281,17 +279,15 @@ async def intel_export(request: Request, admin: Admin) -> Response:
     return Response(export_json(intel), media_type="application/json")
 
 
-@_handler
 async def intel_import(request: Request, admin: Admin) -> Response:
     found = import_bundle((await request.body()).decode("utf-8", "replace"))
     records = [to_record(p) for p in found]
-    actor = request.query_params.get("actor") or "admin"
+    actor = _actor(request, {"actor": request.query_params.get("actor")})
     added = admin.store.import_intel(records, actor=actor, source_file="admin upload")
     admin.cache.refresh(force=True)
     return _json({"indicators": len(records), "new": added}, 201)
 
 
-@_handler
 async def intel_withdraw(request: Request, admin: Admin) -> Response:
     """Stop matching what a peer shared (a bad bundle must be reversible like any action)."""
     data = await _body(request)
@@ -299,23 +295,35 @@ async def intel_withdraw(request: Request, admin: Admin) -> Response:
     if not isinstance(source, str | None) or not isinstance(campaign, str | None):
         raise bad_request("'source' and 'campaign' must be strings.")
     withdrawn = admin.store.withdraw_intel(
-        source=source, campaign=campaign, actor=_actor(data), reason=_field(data, "reason")
+        source=source, campaign=campaign, actor=_actor(request, data), reason=_field(data, "reason")
     )
     admin.cache.refresh(force=True)
     return _json({"withdrawn": withdrawn})
 
 
-ADMIN_ROUTES = [
-    Route("/admin/actions", list_actions, methods=["GET"]),
-    Route("/admin/actions", add_action, methods=["POST"]),
-    Route("/admin/actions/{action_id}/revoke", revoke_action, methods=["POST"]),
-    Route("/admin/appeals", appeal, methods=["POST"]),
-    Route("/admin/reviews", list_reviews, methods=["GET"]),
-    Route("/admin/reviews/{review_id}/resolve", resolve_review, methods=["POST"]),
-    Route("/admin/audit", audit, methods=["GET"]),
-    Route("/admin/accounts/{account_id}", account, methods=["GET"]),
-    Route("/admin/campaigns/{campaign_id}", campaign, methods=["GET"]),
-    Route("/admin/intel/export", intel_export, methods=["GET"]),
-    Route("/admin/intel/import", intel_import, methods=["POST"]),
-    Route("/admin/intel/withdraw", intel_withdraw, methods=["POST"]),
+OPERATIONS: list[tuple[str, Operation, str]] = [
+    ("/actions", list_actions, "GET"),
+    ("/actions", add_action, "POST"),
+    ("/actions/{action_id}/revoke", revoke_action, "POST"),
+    ("/appeals", appeal, "POST"),
+    ("/reviews", list_reviews, "GET"),
+    ("/reviews/{review_id}/resolve", resolve_review, "POST"),
+    ("/audit", audit, "GET"),
+    ("/accounts/{account_id}", account, "GET"),
+    ("/campaigns/{campaign_id}", campaign, "GET"),
+    ("/intel/export", intel_export, "GET"),
+    ("/intel/import", intel_import, "POST"),
+    ("/intel/withdraw", intel_withdraw, "POST"),
 ]
+
+
+def admin_routes(prefix: str, authenticate: Authenticate) -> list[Route]:
+    """The admin operations under ``prefix``, behind ``authenticate``: the bearer-token API
+    and the dashboard (session + CSRF token) run the same code and leave the same audit."""
+    return [
+        Route(prefix + path, _guarded(fn, authenticate), methods=[method])
+        for path, fn, method in OPERATIONS
+    ]
+
+
+ADMIN_ROUTES = admin_routes("/admin", _admin)

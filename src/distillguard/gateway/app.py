@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from distillguard.config import GatewayConfig
 from distillguard.countermeasures.degrade import StreamDegrader, degrade_request, degrade_response
+from distillguard.dashboard import DASHBOARD_ROUTES, open_dashboard
 from distillguard.gateway.admin import ADMIN_ROUTES, Admin
 from distillguard.gateway.auth import KeyCache
 from distillguard.gateway.clientip import ClientIpResolver
@@ -341,7 +342,9 @@ def create_gateway_app(
             interval = config.response.reload_interval_s
             tasks.append(asyncio.create_task(policy.cache.refresh_forever(interval)))
             if config.admin.token:
-                app.state.admin = Admin(config.admin.token, policy)
+                app.state.admin = admin = Admin(config.admin.token, policy)
+                if config.dashboard.enabled:
+                    app.state.dashboard = open_dashboard(config, admin)
         try:
             yield
         finally:
@@ -358,6 +361,7 @@ def create_gateway_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         *ADMIN_ROUTES,
+        *DASHBOARD_ROUTES,
         Route("/{path:path}", not_found, methods=_ALL),
     ]
     return Starlette(

@@ -22,6 +22,7 @@ from distillguard.gateway.decision import Decision, RequestContext
 from distillguard.policy.ratelimit import TokenBucket, bucket_for, rate_limited
 from distillguard.policy.rules import Facts, evaluate, strongest
 from distillguard.policy.snapshot import DecisionCache, DecisionSnapshot, Subject
+from distillguard.report.tape import Tape
 from distillguard.scoring.combine import campaign_score
 from distillguard.store.decisions import LADDER, StoredAction
 
@@ -73,6 +74,7 @@ class ResponsePolicy:
         # A few prompt skeletons and user agents of each flagged account: what intel export
         # shares for a campaign (as MinHash signatures and hashes, never as text).
         self.samples: dict[str, AccountSample] = {}
+        self.tape: Tape | None = None  # what the dashboard's timelines are drawn from
 
     # inputs ----------------------------------------------------------------------------
     def _score(self, ctx: RequestContext) -> tuple[RequestFeatures | None, Verdict | None]:
@@ -122,6 +124,17 @@ class ResponsePolicy:
     # the hook ----------------------------------------------------------------------------
     def decide(self, ctx: RequestContext) -> Decision:
         f, verdict = self._score(ctx)
+        decision = self._decide(ctx, f, verdict)
+        if self.tape is not None and f is not None:
+            values = self.engine.accounts[ctx.account_id].values
+            self.tape.record(
+                ctx.ts, ctx.account_id, decision.action, f.capability, decision.score, values
+            )
+        return decision
+
+    def _decide(
+        self, ctx: RequestContext, f: RequestFeatures | None, verdict: Verdict | None
+    ) -> Decision:
         if verdict is not None and verdict.flagged:
             self._keep_sample(ctx)
         cache = self.cache

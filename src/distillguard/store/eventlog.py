@@ -192,3 +192,20 @@ def count_logged_events(path: Path) -> int:
         return int(count)
     finally:
         conn.close()
+
+
+def recent_events(path: Path, accounts: list[str], limit: int = 5) -> list[Event]:
+    """The newest ``limit`` events of these accounts (the dashboard's sample requests)."""
+    if not accounts or not path.exists():
+        return []
+    conn = connect(path, readonly=True)
+    try:
+        marks = ",".join("?" * len(accounts))
+        cursor = conn.execute(
+            f"SELECT body FROM events WHERE account_id IN ({marks}) "  # noqa: S608 - only marks
+            "ORDER BY ts DESC, seq DESC LIMIT ?",
+            (*accounts, limit),
+        )
+        return [orjson.loads(body) for (body,) in cursor]
+    finally:
+        conn.close()

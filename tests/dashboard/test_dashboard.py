@@ -1,0 +1,145 @@
+"""The dashboard over HTTP: sign-in, what each page shows, and the refusals (no session,
+cross-site, no CSRF token). The browser test drives the same pages in Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from conftest import GatewayHandle
+from dashkit import BENIGN, CARD, HYDRA, dashboard_gateway
+from policykit import TOKEN, admin
+
+
+def signed_in(gw: GatewayHandle, actor: str = "ana") -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=gw.url, follow_redirects=False)
+    answer = client.post(
+        "/dashboard/login",
+        content=f"actor={actor}&token={TOKEN}",
+        headers={"content-type": "application/x-www-form-urlencoded", "origin": gw.url},
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/dashboard/"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    page = client.get("/dashboard/")
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return client, found.group(1)
+
+
+def test_pages_refuse_without_a_session(tmp_path: Path, replay_url: str) -> None:
+    with dashboard_gateway(tmp_path, replay_url) as (gw, _):
+        bare = httpx.Client(base_url=gw.url)
+        page = bare.get("/dashboard/campaigns", follow_redirects=False)
+        assert page.status_code == 303
+        assert page.headers["location"].startswith("/dashboard/login")
+        api = bare.get("/dashboard/api/actions")
+        assert api.status_code == 401 and api.json()["error"]["code"] == "not_logged_in"
+        wrong = bare.post(
+            "/dashboard/login",
+            content="actor=mallory&token=not-the-token-at-all",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        # The admin bearer token is for /admin, not a dashboard session.
+        bearer = bare.get("/dashboard/", headers={"authorization": f"Bearer {TOKEN}"})
+        assert bearer.status_code == 303
+        bare.close()
+
+
+def test_cross_site_and_tokenless_writes_are_refused(tmp_path: Path, replay_url: str) -> None:
+    with dashboard_gateway(tmp_path, replay_url) as (gw, _):
+        client, csrf = signed_in(gw)
+        body = {"target_kind": "account", "target": BENIGN[0], "action": "block", "reason": "x"}
+        no_token = client.post("/dashboard/api/actions", json=body)
+        assert no_token.status_code == 403
+        assert no_token.json()["error"]["code"] == "invalid_csrf_token"
+        evil = {"x-csrf-token": csrf, "origin": "https://evil.example"}
+        cross = client.post("/dashboard/api/actions", json=body, headers=evil)
+        assert cross.status_code == 403 and cross.json()["error"]["code"] == "cross_site"
+        fetch_meta = {"x-csrf-token": csrf, "sec-fetch-site": "cross-site"}
+        assert client.post("/dashboard/api/actions", json=body, headers=fetch_meta).status_code == 403
+        login_elsewhere = httpx.post(
+            gw.url + "/dashboard/login",
+            content=f"actor=x&token={TOKEN}",
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "origin": "https://evil.example",
+            },
+        )
+        assert login_elsewhere.status_code == 403
+        assert admin(gw, "GET", "/admin/actions")["data"] == []  # nothing was stored
+        ok = client.post(
+            "/dashboard/api/actions", json=body, headers={"x-csrf-token": csrf, "origin": gw.url}
+        )
+        assert ok.status_code == 201, ok.text
+        stored = admin(gw, "GET", "/admin/actions")["data"]
+        assert [(a["target"], a["actor"]) for a in stored] == [(BENIGN[0], "ana")]
+        # Logging out ends the session.
+        client.post("/dashboard/logout", headers={"x-csrf-token": csrf})
+        assert client.get("/dashboard/api/actions").status_code == 401
+
+
+def test_pages_show_the_campaign_and_its_evidence(tmp_path: Path, replay_url: str) -> None:
+    with dashboard_gateway(tmp_path, replay_url) as (gw, policy):
+        client, _ = signed_in(gw)
+        overview = client.get("/dashboard/")
+        assert overview.status_code == 200
+        assert "content-security-policy" in overview.headers
+        campaign_id = policy.engine.campaign(HYDRA[0])[0]
+        assert campaign_id is not None
+        assert campaign_id in overview.text
+        page = client.get(f"/dashboard/campaigns/{campaign_id}")
+        assert page.status_code == 200
+        for account in HYDRA:
+            assert account in page.text
+        assert not any(account in page.text for account in BENIGN)
+        assert "same payment method" in page.text and CARD in page.text
+        # The scaffold the six accounts fill is highlighted in their sample requests.
+        marked = re.findall(r'<mark class="scaffold"[^>]*>([^<]+)</mark>', page.text)
+        assert any("internal reasoning step by step" in m for m in marked), marked
+        account = client.get(f"/dashboard/accounts/{HYDRA[0]}")
+        assert account.status_code == 200 and "fig-signals" in account.text
+        live = client.get("/dashboard/api/overview").json()
+        assert live["counters"]["requests on record"] == len(gw.events())
+        kinds = {t["name"] for t in live["traffic"]["data"]}
+        assert kinds == {"allow"}  # no rules, no actions: everything was served
+        missing = client.get("/dashboard/campaigns/camp_0000000000000000")
+        assert missing.status_code == 404
+
+
+def test_review_decided_in_the_dashboard_is_audited_under_the_analyst(
+    tmp_path: Path, replay_url: str
+) -> None:
+    with dashboard_gateway(tmp_path, replay_url) as (gw, policy):
+        review = policy.cache.store.open_review(
+            "account", HYDRA[1], reasons=["test"], evidence={}, actor="policy"
+        )
+        client, csrf = signed_in(gw, actor="bea")
+        queue = client.get("/dashboard/reviews")
+        assert f'data-review-id="{review.id}"' in queue.text
+        answer = client.post(
+            f"/dashboard/api/reviews/{review.id}/resolve",
+            json={"resolution": "block", "reason": "confirmed reseller"},
+            headers={"x-csrf-token": csrf},
+        )
+        assert answer.status_code == 200, answer.text
+        audit = admin(gw, "GET", "/admin/audit", params={"target": HYDRA[1]})["data"]
+        assert any(e["actor"] == "bea" and e["action"] == "block" for e in audit)
+
+
+def test_hostile_text_is_escaped(tmp_path: Path, replay_url: str) -> None:
+    with dashboard_gateway(tmp_path, replay_url) as (gw, _):
+        client, csrf = signed_in(gw)
+        evil = '<script>alert(1)</script>'
+        client.post(
+            "/dashboard/api/actions",
+            json={"target_kind": "key", "target": "k1", "action": "block", "reason": evil},
+            headers={"x-csrf-token": csrf},
+        )
+        page = client.get("/dashboard/actions")
+        assert evil not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert client.get("/dashboard/login?next=//evil.example").status_code == 200
