@@ -30,9 +30,10 @@ def harvest(i: int) -> str:
 @contextmanager
 def dashboard_gateway(tmp: Path, replay_url: str) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
     meta = {a: {"payment_fingerprint": CARD} for a in HYDRA}
-    with policy_gateway(
-        tmp, replay_url, PolicyConfig(rules=[]), [*HYDRA, *BENIGN], meta=meta
-    ) as (gw, policy):
+    with policy_gateway(tmp, replay_url, PolicyConfig(rules=[]), [*HYDRA, *BENIGN], meta=meta) as (
+        gw,
+        policy,
+    ):
         n = 0
         for round_ in range(5):
             for account in HYDRA:

@@ -4,6 +4,8 @@ cross-site, no CSRF token). The browser test drives the same pages in Chromium."
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -13,8 +15,13 @@ from dashkit import BENIGN, CARD, HYDRA, dashboard_gateway
 from policykit import TOKEN, admin
 
 
-def signed_in(gw: GatewayHandle, actor: str = "ana") -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=gw.url, follow_redirects=False)
+@contextmanager
+def signed_in(gw: GatewayHandle, actor: str = "ana") -> Iterator[tuple[httpx.Client, str]]:
+    with httpx.Client(base_url=gw.url, follow_redirects=False) as client:
+        yield client, sign_in(client, gw, actor)
+
+
+def sign_in(client: httpx.Client, gw: GatewayHandle, actor: str) -> str:
     answer = client.post(
         "/dashboard/login",
         content=f"actor={actor}&token={TOKEN}",
@@ -27,12 +34,12 @@ def signed_in(gw: GatewayHandle, actor: str = "ana") -> tuple[httpx.Client, str]
     page = client.get("/dashboard/")
     found = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
     assert found, page.text[:500]
-    return client, found.group(1)
+    return found.group(1)
 
 
 def test_pages_refuse_without_a_session(tmp_path: Path, replay_url: str) -> None:
     with dashboard_gateway(tmp_path, replay_url) as (gw, _):
-        bare = httpx.Client(base_url=gw.url)
+        bare = httpx.Client(base_url=gw.url)  # closed below
         page = bare.get("/dashboard/campaigns", follow_redirects=False)
         assert page.status_code == 303
         assert page.headers["location"].startswith("/dashboard/login")
@@ -51,8 +58,7 @@ def test_pages_refuse_without_a_session(tmp_path: Path, replay_url: str) -> None
 
 
 def test_cross_site_and_tokenless_writes_are_refused(tmp_path: Path, replay_url: str) -> None:
-    with dashboard_gateway(tmp_path, replay_url) as (gw, _):
-        client, csrf = signed_in(gw)
+    with dashboard_gateway(tmp_path, replay_url) as (gw, _), signed_in(gw) as (client, csrf):
         body = {"target_kind": "account", "target": BENIGN[0], "action": "block", "reason": "x"}
         no_token = client.post("/dashboard/api/actions", json=body)
         assert no_token.status_code == 403
@@ -61,7 +67,9 @@ def test_cross_site_and_tokenless_writes_are_refused(tmp_path: Path, replay_url:
         cross = client.post("/dashboard/api/actions", json=body, headers=evil)
         assert cross.status_code == 403 and cross.json()["error"]["code"] == "cross_site"
         fetch_meta = {"x-csrf-token": csrf, "sec-fetch-site": "cross-site"}
-        assert client.post("/dashboard/api/actions", json=body, headers=fetch_meta).status_code == 403
+        assert (
+            client.post("/dashboard/api/actions", json=body, headers=fetch_meta).status_code == 403
+        )
         login_elsewhere = httpx.post(
             gw.url + "/dashboard/login",
             content=f"actor=x&token={TOKEN}",
@@ -73,7 +81,9 @@ def test_cross_site_and_tokenless_writes_are_refused(tmp_path: Path, replay_url:
         assert login_elsewhere.status_code == 403
         assert admin(gw, "GET", "/admin/actions")["data"] == []  # nothing was stored
         ok = client.post(
-            "/dashboard/api/actions", json=body, headers={"x-csrf-token": csrf, "origin": gw.url}
+            "/dashboard/api/actions",
+            json=body,
+            headers={"x-csrf-token": csrf, "origin": gw.url},
         )
         assert ok.status_code == 201, ok.text
         stored = admin(gw, "GET", "/admin/actions")["data"]
@@ -84,8 +94,7 @@ def test_cross_site_and_tokenless_writes_are_refused(tmp_path: Path, replay_url:
 
 
 def test_pages_show_the_campaign_and_its_evidence(tmp_path: Path, replay_url: str) -> None:
-    with dashboard_gateway(tmp_path, replay_url) as (gw, policy):
-        client, _ = signed_in(gw)
+    with dashboard_gateway(tmp_path, replay_url) as (gw, policy), signed_in(gw) as (client, _):
         overview = client.get("/dashboard/")
         assert overview.status_code == 200
         assert "content-security-policy" in overview.headers
@@ -118,23 +127,22 @@ def test_review_decided_in_the_dashboard_is_audited_under_the_analyst(
         review = policy.cache.store.open_review(
             "account", HYDRA[1], reasons=["test"], evidence={}, actor="policy"
         )
-        client, csrf = signed_in(gw, actor="bea")
-        queue = client.get("/dashboard/reviews")
-        assert f'data-review-id="{review.id}"' in queue.text
-        answer = client.post(
-            f"/dashboard/api/reviews/{review.id}/resolve",
-            json={"resolution": "block", "reason": "confirmed reseller"},
-            headers={"x-csrf-token": csrf},
-        )
-        assert answer.status_code == 200, answer.text
-        audit = admin(gw, "GET", "/admin/audit", params={"target": HYDRA[1]})["data"]
-        assert any(e["actor"] == "bea" and e["action"] == "block" for e in audit)
+        with signed_in(gw, actor="bea") as (client, csrf):
+            queue = client.get("/dashboard/reviews")
+            assert f'data-review-id="{review.id}"' in queue.text
+            answer = client.post(
+                f"/dashboard/api/reviews/{review.id}/resolve",
+                json={"resolution": "block", "reason": "confirmed reseller"},
+                headers={"x-csrf-token": csrf},
+            )
+            assert answer.status_code == 200, answer.text
+            audit = admin(gw, "GET", "/admin/audit", params={"target": HYDRA[1]})["data"]
+            assert any(e["actor"] == "bea" and e["action"] == "block" for e in audit)
 
 
 def test_hostile_text_is_escaped(tmp_path: Path, replay_url: str) -> None:
-    with dashboard_gateway(tmp_path, replay_url) as (gw, _):
-        client, csrf = signed_in(gw)
-        evil = '<script>alert(1)</script>'
+    with dashboard_gateway(tmp_path, replay_url) as (gw, _), signed_in(gw) as (client, csrf):
+        evil = "<script>alert(1)</script>"
         client.post(
             "/dashboard/api/actions",
             json={"target_kind": "key", "target": "k1", "action": "block", "reason": evil},
@@ -142,4 +150,11 @@ def test_hostile_text_is_escaped(tmp_path: Path, replay_url: str) -> None:
         )
         page = client.get("/dashboard/actions")
         assert evil not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-        assert client.get("/dashboard/login?next=//evil.example").status_code == 200
+        # After sign-in the form only ever sends you inside the dashboard.
+        for target, lands in (("//evil.example", "/dashboard/"), ("/dashboard/audit", None)):
+            answer = client.post(
+                f"/dashboard/login?next={target}",
+                content=f"actor=ana&token={TOKEN}",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            assert answer.headers["location"] == (lands or target)

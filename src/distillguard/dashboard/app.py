@@ -109,7 +109,7 @@ async def login(request: Request) -> Response:
     dash = _dashboard(request)
     nxt = _safe_next(request.query_params.get("next"))
     if request.method == "GET":
-        return render("login.html", title="Sign in", session=None, error=None, actor="")
+        return render("login.html", title="Sign in", error=None, actor="", next=nxt)
     if not same_origin(request):
         return render(
             "login.html",

@@ -233,6 +233,7 @@ def link_graph(graph: Graph, title: str = "Linked accounts") -> go.Figure:
         title=f"{title}: {shown} accounts, {len(graph.edges)} links",
         xaxis={"visible": False},
         yaxis={"visible": False},
+        legend={"orientation": "h", "y": -0.05},
         **{**_LAYOUT, "height": 480},
     )
     return fig
