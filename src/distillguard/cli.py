@@ -265,7 +265,13 @@ class _Progress:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Engine YAML (thresholds, weights); documented defaults apply without one.",
 )
-def analyze_cmd(events_path: Path, out: Path, engine_config: Path | None) -> None:
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Also write DIR/report.html (offline; plots need ~18 bytes per event in memory).",
+)
+def analyze_cmd(events_path: Path, out: Path, engine_config: Path | None, report: bool) -> None:
     """Replay an event log (JSONL, .gz or Parquet) through the detection engine, causally."""
     from distillguard.analyze import analyze, read_events
     from distillguard.engine import load_engine_config
@@ -273,7 +279,7 @@ def analyze_cmd(events_path: Path, out: Path, engine_config: Path | None) -> Non
 
     config = load_engine_config(engine_config)
     try:
-        result = analyze(read_events(events_path), out, config, progress=_Progress())
+        result = analyze(read_events(events_path), out, config, progress=_Progress(), report=report)
     except EventError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -66,6 +66,12 @@ def test_analyze_reports_accounts_and_campaigns(simulated: Path, tmp_path: Path)
     assert campaigns and all(c["evidence"] and c["focus"] for c in campaigns)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["events"] == len((simulated / "events.jsonl").read_bytes().splitlines())
+    # The HTML report: offline, with the top campaign's graph and focus timeline.
+    report = (out / "report.html").read_text()
+    top = max(campaigns, key=lambda c: (c["flagged_at_ts"] is not None, len(c["accounts"])))
+    assert f'id="graph-{top["campaign_id"]}"' in report
+    assert f'id="focus-{top["campaign_id"]}"' in report
+    assert 'src="http' not in report and report.count("Plotly.newPlot") >= 4
 
 
 def test_analyze_refuses_out_of_order_logs(simulated: Path, tmp_path: Path) -> None:
