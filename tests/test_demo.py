@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -17,6 +18,9 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "429" in report and "401" in report
     assert "a brand-new account on one of its cards, first request: refused (403)" in report
     assert "after its appeal, next request: served (200)" in report
+    assert "dashboard at http://" in report
+    tour = re.search(r"its top campaign camp_[0-9a-f]+: (\d+) member rows", report)
+    assert tour and int(tour.group(1)) >= 2, report
     for kind in ("hydra-reseller", "reasoning-harvest", "campus", "eval-harness"):
         assert f"| {kind} |" in report
     events = [

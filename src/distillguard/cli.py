@@ -297,11 +297,16 @@ def analyze_cmd(events_path: Path, out: Path, engine_config: Path | None, report
     show_default=True,
 )
 @click.option("--concurrency", default=8, show_default=True, type=int)
-def demo(workdir: Path, concurrency: int) -> None:
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Keep the gateway and its dashboard running after the traffic, until Ctrl-C.",
+)
+def demo(workdir: Path, concurrency: int, serve: bool) -> None:
     """Simulated traffic through the real gateway: detection, blocking, a report."""
     from distillguard.demo import run_demo
 
-    sys.exit(run_demo(workdir, concurrency))
+    sys.exit(run_demo(workdir, concurrency, serve))
 
 
 def _register_admin_commands() -> None:

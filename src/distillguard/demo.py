@@ -12,6 +12,7 @@ static policy's refusals are shown (a blocked account, a rate limit, a bad key).
 from __future__ import annotations
 
 import collections
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ import orjson
 import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
-from distillguard.demo_response import ADMIN_TOKEN, DEMO_POLICY, walkthrough
+from distillguard.demo_response import ADMIN_TOKEN, DEMO_POLICY, dashboard_tour, walkthrough
 from distillguard.eval.live import SIM_CLOCK_HEADER, drive, issue_keys, live_table
 from distillguard.procs import gateway_stack
 from distillguard.sim.world import build_world, demo_scenario
@@ -83,7 +84,7 @@ def _event_summary(workdir: Path) -> list[str]:
     ]
 
 
-def run_demo(workdir: Path, concurrency: int = 8) -> int:
+def run_demo(workdir: Path, concurrency: int = 8, serve: bool = False) -> int:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -116,6 +117,14 @@ def run_demo(workdir: Path, concurrency: int = 8) -> int:
         notes = _refusals(base_url, secrets)
         print("acting on the biggest campaign through the admin API")
         response_notes = walkthrough(base_url, world, workdir / "keys.sqlite")
+        response_notes += dashboard_tour(base_url)
+        if serve:
+            gateway = base_url.removesuffix("/v1")
+            print(f"\nserving: dashboard at {gateway}/dashboard/ (admin token: {ADMIN_TOKEN})")
+            print("press Ctrl-C to stop serving and write the report")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
     elapsed = time.monotonic() - started
     text = "\n".join(
         [

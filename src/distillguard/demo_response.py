@@ -8,6 +8,7 @@ log shows every step.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -97,4 +98,33 @@ def walkthrough(base_url: str, world: World, keys_db: Path) -> list[str]:
     audit = _admin(gateway, "GET", "/admin/audit", params={"limit": 1000})["data"]
     kinds = Counter(e["what"] for e in audit)
     notes.append("audit log: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    return notes
+
+
+def dashboard_tour(base_url: str) -> list[str]:
+    """Sign in to the dashboard as an analyst would and read what its pages show."""
+    gateway = base_url.removesuffix("/v1")
+    with httpx.Client(base_url=gateway, timeout=60) as client:
+        signed = client.post(
+            "/dashboard/login",
+            content=f"actor=demo-analyst&token={ADMIN_TOKEN}",
+            headers={"content-type": "application/x-www-form-urlencoded", "origin": gateway},
+        )
+        if signed.status_code != 303:
+            return [f"dashboard: sign-in failed ({signed.status_code})"]
+        listing = client.get("/dashboard/campaigns").text
+        found = re.search(r'href="/dashboard/campaigns/(camp_[0-9a-f]+)"', listing)
+        counters = client.get("/dashboard/api/overview").json()["counters"]
+        notes = [
+            f"dashboard at {gateway}/dashboard/ (sign in with the admin token): "
+            + ", ".join(f"{k} {v}" for k, v in counters.items())
+        ]
+        if found:
+            page = client.get(f"/dashboard/campaigns/{found.group(1)}").text
+            notes.append(
+                f"its top campaign {found.group(1)}: "
+                f"{page.count('<tr data-account=')} member rows, "
+                f"{page.count('<mark class=')} highlighted scaffold passages in sample requests, "
+                f"link graph and focus timeline drawn with Plotly"
+            )
     return notes

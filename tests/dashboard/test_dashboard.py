@@ -110,8 +110,8 @@ def test_pages_show_the_campaign_and_its_evidence(tmp_path: Path, replay_url: st
         # The scaffold the six accounts fill is highlighted in their sample requests.
         marked = re.findall(r'<mark class="scaffold"[^>]*>([^<]+)</mark>', page.text)
         assert any("internal reasoning step by step" in m for m in marked), marked
-        account = client.get(f"/dashboard/accounts/{HYDRA[0]}")
-        assert account.status_code == 200 and "fig-signals" in account.text
+        drill = client.get(f"/dashboard/accounts/{HYDRA[0]}")
+        assert drill.status_code == 200 and "fig-signals" in drill.text
         live = client.get("/dashboard/api/overview").json()
         assert live["counters"]["requests on record"] == len(gw.events())
         kinds = {t["name"] for t in live["traffic"]["data"]}

@@ -139,7 +139,9 @@ class Tape:
             action=column("action").astype(np.int8)[keep],
             capability=column("capability").astype(np.int8)[keep],
             score=column("score").astype(np.float32)[keep],
-            signals=column("signals").astype(np.uint8).reshape(len(account), len(self.detectors))[keep]
+            signals=column("signals")
+            .astype(np.uint8)
+            .reshape(len(account), len(self.detectors))[keep]
             if self.detectors
             else np.zeros((len(account), 0), np.uint8)[keep],
             accounts=names,
