@@ -14,6 +14,7 @@ from policykit import T0, ask, policy_gateway
 
 HYDRA = [f"hydra-{i}" for i in range(6)]
 BENIGN = ["alice", "bob", "carol"]
+ODD = 'ops/<b>"batch" & co'  # a slash and markup in an account id: escaped, routable
 CARD = "card-hydra-7"
 TOPICS = ["rivers", "bread", "chess openings", "tax forms", "sourdough", "bicycles"]
 
@@ -30,7 +31,9 @@ def harvest(i: int) -> str:
 @contextmanager
 def dashboard_gateway(tmp: Path, replay_url: str) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
     meta = {a: {"payment_fingerprint": CARD} for a in HYDRA}
-    with policy_gateway(tmp, replay_url, PolicyConfig(rules=[]), [*HYDRA, *BENIGN], meta=meta) as (
+    with policy_gateway(
+        tmp, replay_url, PolicyConfig(rules=[]), [*HYDRA, *BENIGN, ODD], meta=meta
+    ) as (
         gw,
         policy,
     ):
@@ -42,4 +45,5 @@ def dashboard_gateway(tmp: Path, replay_url: str) -> Iterator[tuple[GatewayHandl
             for j, account in enumerate(BENIGN):
                 topic = TOPICS[(round_ + j) % len(TOPICS)]
                 ask(gw, account, f"Could you tell me something about {topic}?", T0 + 30.0 * n + j)
+        ask(gw, ODD, "Summarise this ticket in one line: printer on floor 3 jams.", T0 + 30.0 * n)
         yield gw, policy

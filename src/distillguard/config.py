@@ -159,6 +159,14 @@ class DashboardConfig(_Model):
     tape_events: int = Field(
         default=1_000_000, ge=10_000, description="Newest judged requests kept for timelines."
     )
+    public_origin: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/]+$",
+        description=(
+            "The origin browsers use (https://tns.example.com) when a TLS proxy fronts the "
+            "gateway: accepted as same-origin, and https makes the session cookie Secure."
+        ),
+    )
 
 
 class GatewayConfig(_Model):

@@ -3,16 +3,21 @@ cross-site, no CSRF token). The browser test drives the same pages in Chromium."
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import markupsafe
+import openai
+import pytest
 
 from conftest import GatewayHandle
-from dashkit import BENIGN, CARD, HYDRA, dashboard_gateway
-from policykit import TOKEN, admin
+from dashkit import BENIGN, CARD, HYDRA, ODD, dashboard_gateway
+from policykit import T0, TOKEN, admin, ask
 
 
 @contextmanager
@@ -111,7 +116,11 @@ def test_pages_show_the_campaign_and_its_evidence(tmp_path: Path, replay_url: st
         marked = re.findall(r'<mark class="scaffold"[^>]*>([^<]+)</mark>', page.text)
         assert any("internal reasoning step by step" in m for m in marked), marked
         drill = client.get(f"/dashboard/accounts/{HYDRA[0]}")
-        assert drill.status_code == 200 and "fig-signals" in drill.text
+        assert drill.status_code == 200
+        shown = re.search(r'data-target="fig-signals">([^<]+)</script>', drill.text)
+        assert shown, drill.text[:300]
+        traces = [t["name"] for t in json.loads(shown.group(1))["data"]]
+        assert "elicitation" in traces and traces[-1] == "score"
         live = client.get("/dashboard/api/overview").json()
         assert live["counters"]["requests on record"] == len(gw.events())
         kinds = {t["name"] for t in live["traffic"]["data"]}
@@ -138,18 +147,35 @@ def test_review_decided_in_the_dashboard_is_audited_under_the_analyst(
             assert answer.status_code == 200, answer.text
             audit = admin(gw, "GET", "/admin/audit", params={"target": HYDRA[1]})["data"]
             assert any(e["actor"] == "bea" and e["action"] == "block" for e in audit)
+            with pytest.raises(openai.PermissionDeniedError):
+                ask(gw, HYDRA[1], "another one", T0 + 50_000)
+            # A decided review is not decided again (a second click, a stale page).
+            again = client.post(
+                f"/dashboard/api/reviews/{review.id}/resolve",
+                json={"resolution": "allow"},
+                headers={"x-csrf-token": csrf},
+            )
+            assert again.status_code == 409
+            assert again.json()["error"]["code"] == "already_resolved"
 
 
 def test_hostile_text_is_escaped(tmp_path: Path, replay_url: str) -> None:
     with dashboard_gateway(tmp_path, replay_url) as (gw, _), signed_in(gw) as (client, csrf):
         evil = "<script>alert(1)</script>"
-        client.post(
+        made = client.post(
             "/dashboard/api/actions",
             json={"target_kind": "key", "target": "k1", "action": "block", "reason": evil},
             headers={"x-csrf-token": csrf},
         )
+        assert made.status_code == 201, made.text
         page = client.get("/dashboard/actions")
         assert evil not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        # An account id with a slash and markup: its page opens, and nothing in it is markup.
+        odd = client.get("/dashboard/accounts/" + urllib.parse.quote(ODD, safe="/"))
+        assert odd.status_code == 200, odd.text
+        assert ODD not in odd.text and str(markupsafe.escape(ODD)) in odd.text
+        listing = client.get("/dashboard/accounts").text
+        assert ODD not in listing and str(markupsafe.escape(ODD)) in listing
         # After sign-in the form only ever sends you inside the dashboard.
         for target, lands in (("//evil.example", "/dashboard/"), ("/dashboard/audit", None)):
             answer = client.post(

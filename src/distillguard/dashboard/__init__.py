@@ -18,4 +18,4 @@ def open_dashboard(config: GatewayConfig, admin: Admin) -> Dashboard:
     admin.policy.tape = tape
     token = config.admin.token or ""
     sessions = Sessions(token, config.dashboard.session_hours * 3600)
-    return Dashboard(admin, sessions, tape, config.event_log.path)
+    return Dashboard(admin, sessions, tape, config.event_log.path, config.dashboard.public_origin)

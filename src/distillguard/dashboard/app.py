@@ -8,15 +8,17 @@ enforces it on the next request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
+import plotly.graph_objects as go
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -26,6 +28,7 @@ from distillguard.events import Event, parse_ts
 from distillguard.features.text import last_user_text
 from distillguard.gateway.admin import Admin, admin_routes
 from distillguard.gateway.errors import GatewayError
+from distillguard.gateway.validation import read_body
 from distillguard.report import figures, views
 from distillguard.report.highlight import pieces
 from distillguard.report.html import plotly_js
@@ -37,8 +40,10 @@ from .pages import HEADERS, render
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 STATIC = Path(__file__).parent / "static"
 MAX_SAMPLE_ACCOUNTS = 500
+MAX_LOGIN_BYTES = 4096
 
 
 @dataclass(slots=True)
@@ -47,10 +52,40 @@ class Dashboard:
     sessions: Sessions
     tape: Tape
     event_log: Path
+    # Whole-population views run on the gateway's event loop: computed at most once per
+    # ``ttl_s`` however many analysts poll, so the dashboard cannot starve the traffic.
+    public_origin: str | None = None  # what browsers call us, behind a TLS proxy
+    ttl_s: float = 2.0
+    _memo: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
     @property
     def engine(self) -> Engine:
         return self.admin.engine
+
+    @property
+    def secure_cookie(self) -> bool:
+        return bool(self.public_origin and self.public_origin.startswith("https://"))
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        hit = self._memo.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return cast(T, hit[1])
+        value = compute()
+        self._memo[key] = (now, value)
+        return value
+
+    async def traffic(self) -> go.Figure:
+        """Bucketing a million rows takes a fraction of a second: done off the event loop."""
+        hit = self._memo.get("traffic")
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            return cast(go.Figure, hit[1])
+        fig = await asyncio.to_thread(lambda: figures.traffic(self.tape.view()))
+        self._memo["traffic"] = (time.monotonic(), fig)
+        return fig
+
+    def campaigns(self) -> list[views.CampaignRow]:
+        return self.memo("campaigns", lambda: views.campaigns(self.engine, limit=10**9))
 
 
 def _dashboard(request: Request) -> Dashboard:
@@ -92,7 +127,7 @@ def _api_auth(request: Request) -> Admin:
     except NotLoggedIn:
         raise GatewayError(401, "Log in to the dashboard first.", code="not_logged_in") from None
     if request.method not in ("GET", "HEAD"):
-        check_write(request, session)
+        check_write(request, session, dash.public_origin)
     request.state.actor = session.actor
     return dash.admin
 
@@ -108,31 +143,26 @@ def _safe_next(value: str | None) -> str:
 async def login(request: Request) -> Response:
     dash = _dashboard(request)
     nxt = _safe_next(request.query_params.get("next"))
+
+    def form_page(status: int, actor: str, error: str | None) -> Response:
+        return render("login.html", status, title="Sign in", actor=actor, next=nxt, error=error)
+
     if request.method == "GET":
-        return render("login.html", title="Sign in", error=None, actor="", next=nxt)
-    if not same_origin(request):
-        return render(
-            "login.html",
-            403,
-            title="Sign in",
-            session=None,
-            actor="",
-            error="Cross-site sign-in refused.",
-        )
-    form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
+        return form_page(200, "", None)
+    if not same_origin(request, dash.public_origin):
+        return form_page(403, "", "Cross-site sign-in refused.")
+    try:
+        raw = await read_body(request, MAX_LOGIN_BYTES)
+    except GatewayError as err:
+        return form_page(err.status, "", err.message)
+    form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
     actor = (form.get("actor") or [""])[0].strip()[:64]
     token = (form.get("token") or [""])[0]
     found = dash.sessions.login(actor, token) if actor else None
     if found is None:
         log.warning("dashboard: failed sign-in as %r", actor)
-        return render(
-            "login.html",
-            401,
-            title="Sign in",
-            session=None,
-            actor=actor,
-            error="Wrong admin token, or no name given.",
-        )
+        return form_page(401, actor, "Wrong admin token, or no name given.")
+    dash.sessions.logout(request)  # a new sign-in never keeps an older session alive
     sid, session = found
     response = RedirectResponse(nxt, 303, headers=HEADERS)
     response.set_cookie(
@@ -142,7 +172,7 @@ async def login(request: Request) -> Response:
         path="/dashboard",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=dash.secure_cookie or request.url.scheme == "https",
     )
     dash.admin.store.record(actor=actor, what="dashboard sign-in")
     return response
@@ -151,7 +181,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     dash = _dashboard(request)
     try:
-        check_write(request, dash.sessions.current(request))
+        check_write(request, dash.sessions.current(request), dash.public_origin)
     except NotLoggedIn:
         pass
     except GatewayError as err:
@@ -164,8 +194,12 @@ async def logout(request: Request) -> Response:
 
 # --- shared bits ------------------------------------------------------------------------
 def _counters(dash: Dashboard) -> dict[str, int]:
+    return dash.memo("counters", lambda: _count(dash))
+
+
+def _count(dash: Dashboard) -> dict[str, int]:
     engine, store = dash.engine, dash.admin.store
-    groups = views.campaigns(engine, limit=10**9)
+    groups = dash.campaigns()
     return {
         "requests on record": len(dash.tape),
         "accounts": len(engine.accounts),
@@ -213,8 +247,8 @@ async def overview(request: Request, dash: Dashboard, session: Session) -> Respo
         nav="overview",
         session=session,
         counters=_counters(dash),
-        traffic=figures.traffic(dash.tape.view()),
-        campaigns=views.campaigns(dash.engine, limit=10),
+        traffic=await dash.traffic(),
+        campaigns=dash.campaigns()[:10],
         accounts=views.riskiest_accounts(dash.engine, limit=10),
         tape_capacity=f"{dash.tape.capacity or 0:,}",
     )
@@ -226,7 +260,7 @@ async def overview_api(request: Request) -> Response:
         dash = _dashboard(request)
         body = {
             "counters": _counters(dash),
-            "traffic": figures.traffic(dash.tape.view()).to_plotly_json(),
+            "traffic": (await dash.traffic()).to_plotly_json(),
         }
         return Response(
             orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
@@ -285,14 +319,14 @@ async def campaigns_page(request: Request, dash: Dashboard, session: Session) ->
         title="Campaigns",
         nav="campaigns",
         session=session,
-        campaigns=views.campaigns(dash.engine, limit=500),
+        campaigns=dash.campaigns()[:500],
     )
 
 
 async def campaign_page(request: Request, dash: Dashboard, session: Session) -> Response:
     campaign_id = request.path_params["campaign_id"]
     engine = dash.engine
-    row = views.campaign_row(engine, campaign_id)
+    row = next((c for c in dash.campaigns() if c.campaign_id == campaign_id), None)
     if row is None:
         raise GatewayError(
             404,
@@ -367,7 +401,7 @@ DASHBOARD_ROUTES = [
     Route("/dashboard/static/{name}", static, methods=["GET"]),
     Route("/dashboard/", _page(overview), methods=["GET"]),
     Route("/dashboard/accounts", _page(accounts_page), methods=["GET"]),
-    Route("/dashboard/accounts/{account_id}", _page(account_page), methods=["GET"]),
+    Route("/dashboard/accounts/{account_id:path}", _page(account_page), methods=["GET"]),
     Route("/dashboard/campaigns", _page(campaigns_page), methods=["GET"]),
     Route("/dashboard/campaigns/{campaign_id}", _page(campaign_page), methods=["GET"]),
     Route("/dashboard/reviews", _page(reviews_page), methods=["GET"]),

@@ -64,8 +64,9 @@ class Sessions:
         return session
 
 
-def same_origin(request: Request) -> bool:
-    """False when the browser says the request came from another site."""
+def same_origin(request: Request, public_origin: str | None = None) -> bool:
+    """False when the browser says the request came from another site. Behind a TLS proxy
+    the browser's origin is ``public_origin`` (``dashboard.public_origin``), not ours."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         return False
@@ -73,12 +74,12 @@ def same_origin(request: Request) -> bool:
     if origin is None:
         return True  # non-browser clients and same-origin GETs send none
     own = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
-    return origin == own
+    return origin in (own, public_origin)
 
 
-def check_write(request: Request, session: Session) -> None:
+def check_write(request: Request, session: Session, public_origin: str | None = None) -> None:
     """A state-changing request: same origin and the session's CSRF token, or 403."""
-    if not same_origin(request):
+    if not same_origin(request, public_origin):
         raise GatewayError(403, "Cross-site request refused.", "permission_error", "cross_site")
     given = request.headers.get("x-csrf-token", "").encode("utf-8", "surrogateescape")
     if not secrets.compare_digest(given, session.csrf.encode()):

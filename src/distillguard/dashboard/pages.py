@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 from starlette.responses import HTMLResponse
 
-from distillguard.report.html import figure_json
+from distillguard.report.html import script_json
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -33,7 +33,7 @@ def _when(ts: float | None) -> str:
 
 def _figure(fig: Any) -> str:
     """A figure's JSON, safe inside a ``<script type="application/json">`` block."""
-    return figure_json(fig).decode("utf-8").replace("</", "<\\/")
+    return script_json(fig)
 
 
 _ENV = jinja2.Environment(

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from distillguard.engine import Engine
 from distillguard.gateway.errors import GatewayError, bad_request
+from distillguard.gateway.validation import read_body
 from distillguard.intel.export import campaign_intel
 from distillguard.intel.records import to_record
 from distillguard.intel.stix import IntelError, export_json, import_bundle
@@ -31,6 +32,8 @@ from distillguard.policy.snapshot import DecisionCache
 from distillguard.store.decisions import DecisionStore, DecisionStoreError, UnknownId
 
 log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # an intel bundle of a big campaign; read after authentication
 
 
 @dataclass(slots=True)
@@ -73,7 +76,7 @@ def _admin(request: Request) -> Admin:
 
 async def _body(request: Request) -> dict[str, Any]:
     try:
-        data = orjson.loads(await request.body())
+        data = orjson.loads(await read_body(request, MAX_BODY_BYTES))
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"The body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -206,6 +209,12 @@ async def resolve_review(request: Request, admin: Admin) -> Response:
     resolution, actor = _field(data, "resolution"), _actor(request, data)
     reason = str(data.get("reason") or f"review #{review_id}: {resolution}")
     item = admin.store.review(review_id)
+    if item.resolved_ts is not None:
+        raise GatewayError(
+            409,
+            f"Review #{review_id} was already decided ({item.resolution}) by {item.resolved_by}.",
+            code="already_resolved",
+        )
     if resolution == "allow":
         admin.store.appeal(item.target_kind, item.target, actor=actor, reason=reason)
     else:
@@ -280,7 +289,7 @@ async def intel_export(request: Request, admin: Admin) -> Response:
 
 
 async def intel_import(request: Request, admin: Admin) -> Response:
-    found = import_bundle((await request.body()).decode("utf-8", "replace"))
+    found = import_bundle((await read_body(request, MAX_BODY_BYTES)).decode("utf-8", "replace"))
     records = [to_record(p) for p in found]
     actor = _actor(request, {"actor": request.query_params.get("actor")})
     added = admin.store.import_intel(records, actor=actor, source_file="admin upload")
@@ -309,7 +318,7 @@ OPERATIONS: list[tuple[str, Operation, str]] = [
     ("/reviews", list_reviews, "GET"),
     ("/reviews/{review_id}/resolve", resolve_review, "POST"),
     ("/audit", audit, "GET"),
-    ("/accounts/{account_id}", account, "GET"),
+    ("/accounts/{account_id:path}", account, "GET"),
     ("/campaigns/{campaign_id}", campaign, "GET"),
     ("/intel/export", intel_export, "GET"),
     ("/intel/import", intel_import, "POST"),

@@ -41,7 +41,7 @@ from distillguard.gateway.upstream import (
     completion_body,
     upstream_status_error,
 )
-from distillguard.gateway.validation import parse_chat_request, too_large
+from distillguard.gateway.validation import parse_chat_request, read_body
 from distillguard.policy.response import ResponsePolicy
 from distillguard.store.eventlog import EventLog
 from distillguard.store.keys import KeyStore
@@ -130,26 +130,6 @@ def enforce(decision: Decision) -> None:
             "rate_limit_exceeded",
             headers={"retry-after": str(retry)},
         )
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise too_large(limit)
-        except ValueError as exc:
-            raise GatewayError(
-                400, "Invalid Content-Length header.", code="invalid_header"
-            ) from exc
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def chat_completions(request: Request) -> Response:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 
 from distillguard.config import LimitsConfig
 from distillguard.gateway.errors import GatewayError, bad_request
@@ -243,3 +244,23 @@ def too_large(limit: int) -> GatewayError:
         "invalid_request_error",
         "request_too_large",
     )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise too_large(limit)
+        except ValueError as exc:
+            raise GatewayError(
+                400, "Invalid Content-Length header.", code="invalid_header"
+            ) from exc
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

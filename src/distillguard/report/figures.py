@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from html import escape
 
 import networkx as nx
 import numpy as np
@@ -131,7 +132,10 @@ def account_signals(
     x = np.arange(1, len(view) + 1)
     fig = go.Figure()
     strongest: list[int] = (
-        [int(j) for j in np.argsort(-view.signals.max(axis=0))[:top]] if view.signals.size else []
+        # Strongest first (signals are unsigned bytes: sort ascending, then reverse).
+        [int(j) for j in np.argsort(view.signals.max(axis=0))[::-1][:top]]
+        if view.signals.size
+        else []
     )
     for j in strongest:
         if view.signals[:, j].max() == 0:
@@ -184,7 +188,9 @@ def link_graph(graph: Graph, title: str = "Linked accounts") -> go.Figure:
             ys += [float(ya), float(yb), None]
             mx.append(float(xa + xb) / 2)
             my.append(float(ya + yb) / 2)
-            labels.append(f"{a} — {b}<br>" + "<br>".join(KIND_LABELS.get(k, k) for k in kinds))
+            labels.append(
+                f"{escape(a)} — {escape(b)}<br>" + "<br>".join(KIND_LABELS.get(k, k) for k in kinds)
+            )
         color = KIND_COLORS.get(kind, "#999")
         fig.add_scatter(
             x=xs,
@@ -221,7 +227,7 @@ def link_graph(graph: Graph, title: str = "Linked accounts") -> go.Figure:
             "line": {"width": [2 if n.flagged else 0.5 for n in nodes], "color": "#1d2330"},
         },
         text=[
-            f"{n.account_id}<br>{n.requests} requests, score {n.score:.2f}"
+            f"{escape(n.account_id)}<br>{n.requests} requests, score {n.score:.2f}"
             + (" (flagged)" if n.flagged else "")
             for n in nodes
         ],

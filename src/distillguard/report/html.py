@@ -37,9 +37,18 @@ def figure_json(fig: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def script_json(fig: Any) -> str:
+    """The figure's JSON, safe inside a ``<script>`` element whatever its strings hold: no
+    ``<``, ``>`` or ``&`` is left to end the element or open an HTML comment."""
+    return figure_json(fig).decode("utf-8").translate(_SCRIPT_SAFE)
+
+
 def figure_div(fig: Any, div_id: str) -> str:
     """A div and the script that draws ``fig`` into it (plotly.js must be on the page)."""
-    payload = figure_json(fig).decode("utf-8").replace("</", "<\\/")
+    payload = script_json(fig)
     safe_id = html.escape(div_id, quote=True)
     return (
         f'<div class="figure" id="{safe_id}"></div>'

@@ -26,7 +26,7 @@ class TapeView:
     ts: npt.NDArray[np.float64]
     account: npt.NDArray[np.int32]
     action: npt.NDArray[np.int8]
-    capability: npt.NDArray[np.int8]
+    capability: npt.NDArray[np.int16]
     score: npt.NDArray[np.float32]
     signals: npt.NDArray[np.uint8]  # shape (rows, len(detectors))
     accounts: tuple[str, ...]
@@ -49,7 +49,7 @@ class _Chunk:
         self.ts = np.empty(_CHUNK, np.float64)
         self.account = np.empty(_CHUNK, np.int32)
         self.action = np.empty(_CHUNK, np.int8)
-        self.capability = np.empty(_CHUNK, np.int8)
+        self.capability = np.empty(_CHUNK, np.int16)
         self.score = np.empty(_CHUNK, np.float32)
         self.signals = np.zeros((_CHUNK, n_detectors), np.uint8)
 
@@ -58,7 +58,8 @@ class Tape:
     def __init__(self, detectors: Sequence[str], capacity: int | None = 1_000_000):
         self.detectors = tuple(detectors)
         self._column = {name: i for i, name in enumerate(self.detectors)}
-        # Whole chunks are dropped, so the tape holds between capacity and capacity + a chunk.
+        # Whole chunks of 65,536 rows are dropped: the tape keeps at least the newest
+        # ``capacity`` rows and at most one chunk more than it needs for them.
         self.capacity = capacity
         self._chunks: list[_Chunk] = []
         self._accounts: dict[str, int] = {}
@@ -96,8 +97,8 @@ class Tape:
             i = chunk.n
             chunk.ts[i] = ts
             chunk.account[i] = self._code(self._accounts, account, self._account_names)
-            chunk.action[i] = ACTIONS.index(action) if action in ACTIONS else 0
-            chunk.capability[i] = min(127, self._code(self._capabilities, capability))
+            chunk.action[i] = ACTIONS.index(action)  # a Decision's action: always on the list
+            chunk.capability[i] = self._code(self._capabilities, capability)
             chunk.score[i] = score
             row = chunk.signals[i]
             row[:] = 0
@@ -137,7 +138,7 @@ class Tape:
             ts=column("ts").astype(np.float64)[keep],
             account=account[keep],
             action=column("action").astype(np.int8)[keep],
-            capability=column("capability").astype(np.int8)[keep],
+            capability=column("capability").astype(np.int16)[keep],
             score=column("score").astype(np.float32)[keep],
             signals=column("signals")
             .astype(np.uint8)

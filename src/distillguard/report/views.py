@@ -137,13 +137,6 @@ def campaigns(engine: Engine, limit: int = 50) -> list[CampaignRow]:
     return rows[:limit]
 
 
-def campaign_row(engine: Engine, campaign_id: str) -> CampaignRow | None:
-    for row in campaigns(engine, limit=10**9):
-        if row.campaign_id == campaign_id:
-            return row
-    return None
-
-
 def _shown(value: object, kind: str) -> str:
     if kind in ("scaffold", "system", "signature") and isinstance(value, int):
         return f"{value:016x}"
