@@ -5,6 +5,7 @@ Screenshots land in ``test-artifacts/dashboard/``."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -81,7 +82,7 @@ def evil_site(gateway_url: str) -> Starlette:
 def test_analyst_blocks_the_top_campaign_in_the_browser(
     tmp_path: Path, replay_url: str, browser: Browser
 ) -> None:
-    with dashboard_gateway(tmp_path, replay_url) as (gw, _):
+    with dashboard_gateway(tmp_path, replay_url) as (gw, policy):
         context = browser.new_context(viewport={"width": 1360, "height": 900})
         page = context.new_page()
         problems: list[str] = []
@@ -127,6 +128,14 @@ def test_analyst_blocks_the_top_campaign_in_the_browser(
         assert page.locator("mark.scaffold").count() >= 1
         shot(page, "03-campaign")
 
+        # Intel export: the campaign as a STIX 2.1 bundle, downloaded from the page.
+        with page.expect_download() as download:
+            page.click("a.download")
+        bundle = json.loads(Path(download.value.path()).read_text())
+        assert bundle["type"] == "bundle"
+        assert any(o["type"] == "campaign" for o in bundle["objects"])
+        assert CARD not in json.dumps(bundle)  # fingerprints are hashed, never raw
+
         # Block it, with a reason, confirming the dialog.
         def accept(dialog: Dialog) -> None:
             assert campaign_id in dialog.message
@@ -154,6 +163,16 @@ def test_analyst_blocks_the_top_campaign_in_the_browser(
         page.goto(gw.url + f"/dashboard/accounts/{HYDRA[0]}")
         drawn(page, "fig-signals")
         shot(page, "06-account")
+        # The review queue: approve a customer the policy queued; they keep being served.
+        policy.cache.store.open_review(
+            "account", BENIGN[1], reasons=["score 0.41: heavy use"], evidence={}, actor="policy"
+        )
         page.goto(gw.url + "/dashboard/reviews")
+        row = page.locator(f"tr:has-text('{BENIGN[1]}')")
         shot(page, "07-reviews")
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.locator("input.reason").fill("known customer, nightly batch")
+        row.locator("button.act-allow").click()
+        page.wait_for_selector("text=The queue is empty.", timeout=10_000)
+        assert ask(gw, BENIGN[1], "thanks!", T0 + 10_200)[0]
         assert not problems, problems
