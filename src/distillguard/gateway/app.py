@@ -29,6 +29,7 @@ from distillguard.countermeasures.degrade import StreamDegrader, degrade_request
 from distillguard.dashboard import DASHBOARD_ROUTES, open_dashboard
 from distillguard.gateway.admin import ADMIN_ROUTES, Admin
 from distillguard.gateway.auth import KeyCache
+from distillguard.gateway.checkpoint import decide_or_fail, enforce
 from distillguard.gateway.clientip import ClientIpResolver
 from distillguard.gateway.decision import Decision, DecisionHook, RequestContext
 from distillguard.gateway.errors import GatewayError
@@ -91,45 +92,7 @@ class Gateway:
         return err.to_response({"x-request-id": draft.request_id})
 
     def decide(self, ctx: RequestContext, draft: EventDraft) -> Decision:
-        """Ask the hook; when it fails, follow the configured fail mode explicitly."""
-        try:
-            decision = self.hook.decide(ctx)
-        except Exception:
-            mode = self.config.fail_mode
-            log.exception("decision hook failed for %s (fail-%s)", ctx.request_id, mode)
-            if mode == "open":
-                decision = Decision("allow", 0.0, ("decision hook failed; fail-open",))
-            else:
-                draft.decision = Decision("block", 0.0, ("decision hook failed; fail-closed",))
-                raise GatewayError(
-                    503,
-                    "The request could not be checked right now; try again shortly.",
-                    "api_error",
-                    "decision_unavailable",
-                    headers={"retry-after": "1"},
-                ) from None
-        draft.decision = decision
-        return decision
-
-
-def enforce(decision: Decision) -> None:
-    if decision.action == "block":
-        raise GatewayError(
-            403,
-            decision.message or "This account is not allowed to use the API.",
-            "permission_error",
-            "access_denied",
-            headers={"x-should-retry": "false"},
-        )
-    if decision.action == "throttle":
-        retry = max(1, int(decision.retry_after_s or 1))
-        raise GatewayError(
-            429,
-            decision.message or f"Rate limit reached. Try again in {retry}s.",
-            "rate_limit_error",
-            "rate_limit_exceeded",
-            headers={"retry-after": str(retry)},
-        )
+        return decide_or_fail(self.hook, ctx, draft, self.config.fail_mode)
 
 
 async def chat_completions(request: Request) -> Response:

@@ -1,0 +1,1 @@
+"""distillguard inside proxies users already run: Envoy (ext_authz), LiteLLM (guardrail)."""
