@@ -122,7 +122,7 @@ def analyze(
         accounts=len(engine.accounts),
         flagged_accounts=flagged,
         campaigns=len(roots),
-        flagged_campaigns=sum(1 for r in roots if engine.linker.stats(r).flagged_ts is not None),
+        flagged_campaigns=engine.campaign_counts()[1],
     )
     (out / "summary.json").write_text(json.dumps(result.__dict__, indent=2), encoding="utf-8")
     if tape is not None:

@@ -150,6 +150,12 @@ class AdminConfig(_Model):
         return value
 
 
+class MetricsConfig(_Model):
+    """Prometheus metrics at GET /metrics (requests, decisions, scoring latency, campaigns)."""
+
+    enabled: bool = True
+
+
 class DashboardConfig(_Model):
     """The analyst dashboard under /dashboard: logged in with the admin token; needs the
     response policy and an admin token, else it is off."""
@@ -184,6 +190,10 @@ class GatewayConfig(_Model):
     response: ResponseConfig = Field(default_factory=lambda: ResponseConfig())
     admin: AdminConfig = Field(default_factory=lambda: AdminConfig())
     dashboard: DashboardConfig = DashboardConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line, for log pipelines."
+    )
     sim_clock_header: str | None = Field(
         default=None,
         description=(

@@ -293,6 +293,12 @@ class Engine:
             members.setdefault(self.linker.root(account), []).append(account)
         return {r: m for r, m in members.items() if len(m) >= 2}
 
+    def campaign_counts(self) -> tuple[int, int]:
+        """(linked campaigns, flagged campaigns) now."""
+        roots = self.campaign_roots()
+        flagged = sum(1 for r in roots if self.linker.stats(r).flagged_ts is not None)
+        return len(roots), flagged
+
     def is_flagged(self, account_id: str) -> bool:
         """Would the next request of this account be refused? (its own flag or its campaign's)"""
         record = self.accounts.get(account_id)

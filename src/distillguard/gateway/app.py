@@ -27,12 +27,15 @@ from starlette.routing import Route
 from distillguard.config import GatewayConfig
 from distillguard.countermeasures.degrade import StreamDegrader, degrade_request, degrade_response
 from distillguard.dashboard import DASHBOARD_ROUTES, open_dashboard
+from distillguard.events import Event
 from distillguard.gateway.admin import ADMIN_ROUTES, Admin
 from distillguard.gateway.auth import KeyCache
 from distillguard.gateway.checkpoint import decide_or_fail, enforce
 from distillguard.gateway.clientip import ClientIpResolver
 from distillguard.gateway.decision import Decision, DecisionHook, RequestContext
 from distillguard.gateway.errors import GatewayError
+from distillguard.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from distillguard.gateway.metrics import Metrics
 from distillguard.gateway.openapi import openapi_document
 from distillguard.gateway.recording import EventDraft, EventSink
 from distillguard.gateway.streaming import StreamRelay
@@ -62,6 +65,7 @@ class Gateway:
     upstream: Upstream
     ips: ClientIpResolver
     sink: EventSink
+    metrics: Metrics
 
     def now(self, request: Request) -> float:
         header = self.config.sim_clock_header
@@ -92,7 +96,11 @@ class Gateway:
         return err.to_response({"x-request-id": draft.request_id})
 
     def decide(self, ctx: RequestContext, draft: EventDraft) -> Decision:
-        return decide_or_fail(self.hook, ctx, draft, self.config.fail_mode)
+        started = time.perf_counter()
+        try:
+            return decide_or_fail(self.hook, ctx, draft, self.config.fail_mode)
+        finally:
+            self.metrics.scoring.observe(time.perf_counter() - started)
 
 
 async def chat_completions(request: Request) -> Response:
@@ -237,6 +245,14 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document(gw.config.limits))
 
 
+async def metrics(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    if not gw.config.metrics.enabled:
+        return await not_found(request)
+    body = gw.metrics.exposition(gw.events.pending)
+    return Response(body, media_type=METRICS_CONTENT_TYPE)
+
+
 async def health(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     return JSONResponse({"status": "ok", "events_pending": gw.events.pending})
@@ -266,6 +282,12 @@ def create_gateway_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        counters = Metrics()
+
+        def record(event: Event) -> None:
+            events.append(event)
+            counters.count(event)
+
         gw = Gateway(
             config=config,
             keys=KeyCache(store),
@@ -273,8 +295,11 @@ def create_gateway_app(
             hook=hook,
             upstream=Upstream(config.upstream, transport),
             ips=ClientIpResolver(config.trusted_proxies),
-            sink=EventSink(events.append, hook.observe, config.event_log.max_content_chars),
+            sink=EventSink(record, hook.observe, config.event_log.max_content_chars),
+            metrics=counters,
         )
+        if policy is not None:
+            counters.watch_campaigns(policy.engine.campaign_counts)
         app.state.gateway = gw
         events.start()
         # Start-up objects live for the process: keep them out of the collector's full
@@ -303,6 +328,7 @@ def create_gateway_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
         Route("/{path:path}", not_found, methods=_ALL),

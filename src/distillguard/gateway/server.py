@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 from typing import Any
 
 import uvicorn
@@ -12,6 +11,7 @@ from starlette.types import ASGIApp
 from distillguard.config import GatewayConfig
 from distillguard.gateway.app import create_gateway_app
 from distillguard.gateway.decision import ChainedHook, DecisionHook
+from distillguard.logs import setup_logging
 from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.snapshot import DecisionCache
 from distillguard.policy.static import StaticPolicy
@@ -62,8 +62,7 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
 
 
 def run_gateway(config: GatewayConfig) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    setup_logging(config.log_format)
     hook, policy = build_hook(config)
     app = create_gateway_app(config, hook=hook, policy=policy)
     serve_app(app, config.listen.host, config.listen.port)
