@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import openai
@@ -19,7 +19,7 @@ from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.rules import PolicyConfig
 from distillguard.policy.snapshot import DecisionCache
 from distillguard.policy.static import StaticPolicy
-from distillguard.store.decisions import DecisionStore
+from distillguard.store.decisions import open_decisions
 
 TOKEN = "admin-token-for-tests-0123456789"
 T0 = 1_700_000_000.0
@@ -37,14 +37,19 @@ def policy_gateway(
     fail_mode: str = "closed",
     max_staleness_s: float = 1.0,
     decisions_db: Path | None = None,
+    redis_url: str | None = None,
 ) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
+    """With ``redis_url`` the decisions live in that Redis, else in SQLite."""
     db = decisions_db or tmp / "decisions.sqlite"
+    backend: Literal["sqlite", "redis"] = "redis" if redis_url else "sqlite"
     config = gateway_config(
         tmp,
         replay_url,
         response=ResponseConfig(
             enabled=True,
             decisions_db=db,
+            decisions_backend=backend,
+            redis_url=redis_url or "redis://127.0.0.1:6379/0",
             reload_interval_s=0.05,
             max_staleness_s=max_staleness_s,
         ),
@@ -52,7 +57,8 @@ def policy_gateway(
         sim_clock_header=CLOCK,
         fail_mode=fail_mode,
     )
-    cache = DecisionCache(DecisionStore(db), None, max_staleness_s=1.0)
+    store = open_decisions(backend, db, redis_url=redis_url or "")
+    cache = DecisionCache(store, None, max_staleness_s=1.0)
     cache.max_staleness_s = max_staleness_s
     cache.replace_policy(policy)
     responder = ResponsePolicy(Engine(), cache, fail_mode=fail_mode)

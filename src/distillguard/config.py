@@ -109,13 +109,21 @@ class DetectionConfig(_Model):
 
 
 class ResponseConfig(_Model):
-    """The response policy: rules (YAML, hot-reloaded) and the decisions store (SQLite)."""
+    """The response policy: rules (YAML, hot-reloaded) and the decisions store."""
 
     enabled: bool = False
     policy_file: Path | None = Field(
         default=None, description="Policy YAML; the documented defaults without one."
     )
     decisions_db: Path = Path("distillguard-decisions.sqlite")
+    decisions_backend: Literal["sqlite", "redis"] = Field(
+        default="sqlite",
+        description="sqlite: decisions_db (one host); redis: redis_url (replicas anywhere).",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="${ENV:...} works here for secrets."
+    )
+    redis_prefix: str = "distillguard:"
     reload_interval_s: float = Field(default=0.25, gt=0)
     max_staleness_s: float = Field(
         default=1.0,

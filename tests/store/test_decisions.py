@@ -1,19 +1,46 @@
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from distillguard.store.decisions import DecisionStore, DecisionStoreError, IntelRecord
+from distillguard.store.decisions import (
+    Decisions,
+    DecisionStoreError,
+    IntelRecord,
+    open_decisions,
+)
+from servers import redis_server
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Decisions]]:
+    """New connections to one store, for each backend: the same contract, the same tests."""
+    opened: list[Decisions] = []
+    with contextlib.ExitStack() as stack:
+        url = ""
+        if request.param == "redis":
+            url = stack.enter_context(redis_server(tmp_path / "redis"))
+
+        def connect() -> Decisions:
+            store = open_decisions(request.param, tmp_path / "decisions.sqlite", redis_url=url)
+            opened.append(store)
+            return store
+
+        yield connect
+        for store in opened:
+            store.close()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DecisionStore:
-    return DecisionStore(tmp_path / "decisions.sqlite")
+def store(connect: Callable[[], Decisions]) -> Decisions:
+    return connect()
 
 
-def test_action_with_children_is_audited_and_revoked_as_one(store: DecisionStore) -> None:
+def test_action_with_children_is_audited_and_revoked_as_one(store: Decisions) -> None:
     v0 = store.version()
     made = store.add_action(
         "campaign",
@@ -40,7 +67,7 @@ def test_action_with_children_is_audited_and_revoked_as_one(store: DecisionStore
         store.revoke(made.id, actor="bob", reason="again")
 
 
-def test_appeal_revokes_and_overrides(store: DecisionStore) -> None:
+def test_appeal_revokes_and_overrides(store: Decisions) -> None:
     store.add_action("account", "a1", "block", reason="flagged", actor="policy")
     store.open_review("account", "a1", reasons=["r"], evidence={}, actor="policy")
     revoked, override = store.appeal("account", "a1", actor="ana", reason="batch pipeline")
@@ -52,13 +79,13 @@ def test_appeal_revokes_and_overrides(store: DecisionStore) -> None:
     assert "revoke" in whats and "review resolved" in whats
 
 
-def test_expired_actions_are_not_active(store: DecisionStore) -> None:
+def test_expired_actions_are_not_active(store: Decisions) -> None:
     store.add_action("account", "a1", "throttle", reason="r", actor="x", expires_ts=time.time() - 1)
     assert store.actions() == []
     assert len(store.actions(active_only=False)) == 1
 
 
-def test_bad_input_is_a_clear_error(store: DecisionStore) -> None:
+def test_bad_input_is_a_clear_error(store: Decisions) -> None:
     with pytest.raises(DecisionStoreError, match="unknown target kind"):
         store.add_action("planet", "x", "block", reason="r", actor="x")
     with pytest.raises(DecisionStoreError, match="unknown action"):
@@ -71,7 +98,7 @@ def test_bad_input_is_a_clear_error(store: DecisionStore) -> None:
     assert stored.target == "203.0.113.0/24"
 
 
-def test_review_opened_once_per_target(store: DecisionStore) -> None:
+def test_review_opened_once_per_target(store: Decisions) -> None:
     first = store.open_review("account", "a1", reasons=["x"], evidence={}, actor="policy")
     again = store.open_review("account", "a1", reasons=["y"], evidence={}, actor="policy")
     assert first.id == again.id
@@ -81,30 +108,31 @@ def test_review_opened_once_per_target(store: DecisionStore) -> None:
     assert store.open_review("account", "a1", reasons=["z"], evidence={}, actor="p").id != first.id
 
 
-def test_audit_only_rows_do_not_invalidate_snapshots(store: DecisionStore) -> None:
+def test_audit_only_rows_do_not_invalidate_snapshots(store: Decisions) -> None:
     v = store.version()
     store.record(actor="policy", what="ladder", target_kind="account", target="a1", action="flag")
     assert store.version() == v
     assert store.audit(target="a1")[0].what == "ladder"
 
 
-def test_intel_import_is_idempotent(store: DecisionStore) -> None:
+def test_intel_import_is_idempotent(store: Decisions) -> None:
     rec = IntelRecord("cidr", "198.51.100.0/24", "peer", "op-x", 80, "indicator--1")
     assert store.import_intel([rec], actor="ana", source_file="f.json") == 1
     assert store.import_intel([rec], actor="ana", source_file="f.json") == 0
     assert store.intel() == [rec]
 
 
-def test_changes_from_another_connection_move_the_version(tmp_path: Path) -> None:
-    a = DecisionStore(tmp_path / "d.sqlite")
-    b = DecisionStore(tmp_path / "d.sqlite")
+def test_changes_from_another_connection_move_the_version(
+    connect: Callable[[], Decisions],
+) -> None:
+    a, b = connect(), connect()
     v = a.version()
     b.add_action("account", "a1", "block", reason="r", actor="x")
     assert a.version() > v
     assert [x.target for x in a.actions()] == ["a1"]
 
 
-def test_appeal_of_one_member_keeps_the_rest_of_the_campaign_blocked(store: DecisionStore) -> None:
+def test_appeal_of_one_member_keeps_the_rest_of_the_campaign_blocked(store: Decisions) -> None:
     store.add_action(
         "campaign",
         "camp_1",
@@ -120,7 +148,7 @@ def test_appeal_of_one_member_keeps_the_rest_of_the_campaign_blocked(store: Deci
     assert ("campaign", "camp_1", "block") in still and ("account", "a1", "allow") in still
 
 
-def test_intel_expires_and_can_be_withdrawn(store: DecisionStore) -> None:
+def test_intel_expires_and_can_be_withdrawn(store: Decisions) -> None:
     old = IntelRecord(
         "cidr", "198.51.100.0/24", "peer-a", "op-x", 80, "indicator--1", valid_until=time.time() - 1
     )

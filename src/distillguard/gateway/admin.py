@@ -29,7 +29,12 @@ from distillguard.intel.stix import IntelError, export_json, import_bundle
 from distillguard.policy.campaigns import UnknownCampaign, indicators, members
 from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.snapshot import DecisionCache
-from distillguard.store.decisions import DecisionStore, DecisionStoreError, UnknownId
+from distillguard.store.decisions import (
+    Decisions,
+    DecisionStoreError,
+    DecisionsUnavailable,
+    UnknownId,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class Admin:
         return self.policy.cache
 
     @property
-    def store(self) -> DecisionStore:
+    def store(self) -> Decisions:
         return self.policy.cache.store
 
 
@@ -123,6 +128,15 @@ def _guarded(fn: Operation, authenticate: Authenticate) -> Callable[[Request], A
             return GatewayError(404, str(exc), code="not_found").to_response()
         except DecisionStoreError as exc:
             return bad_request(str(exc)).to_response()
+        except DecisionsUnavailable as exc:
+            log.warning("admin API: decisions store unavailable: %s", exc)
+            return GatewayError(
+                503,
+                "The decisions store is unavailable; nothing was changed. Try again shortly.",
+                "api_error",
+                "decisions_unavailable",
+                headers={"retry-after": "1"},
+            ).to_response()
         except IntelError as exc:
             return bad_request(str(exc), code="invalid_bundle").to_response()
         except Exception:

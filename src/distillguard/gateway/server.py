@@ -15,7 +15,7 @@ from distillguard.logs import setup_logging
 from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.snapshot import DecisionCache
 from distillguard.policy.static import StaticPolicy
-from distillguard.store.decisions import DecisionStore
+from distillguard.store.decisions import open_decisions
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -53,7 +53,13 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
     engine = Engine(engine_config)
     if not config.response.enabled:
         return ChainedHook([static, engine]), None
-    store = DecisionStore(config.response.decisions_db)
+    cfg = config.response
+    store = open_decisions(
+        cfg.decisions_backend,
+        cfg.decisions_db,
+        redis_url=cfg.redis_url,
+        redis_prefix=cfg.redis_prefix,
+    )
     cache = DecisionCache(
         store, config.response.policy_file, max_staleness_s=config.response.max_staleness_s
     )

@@ -24,7 +24,7 @@ from distillguard.features.request import network_of
 from distillguard.intel.matcher import IntelMatcher
 from distillguard.intel.records import from_record
 from distillguard.policy.rules import PolicyConfig, load_policy
-from distillguard.store.decisions import DecisionStore, IntelRecord, ReviewItem, StoredAction
+from distillguard.store.decisions import Decisions, IntelRecord, ReviewItem, StoredAction
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,7 @@ class DecisionSnapshot:
 class DecisionCache:
     """The store's snapshot and the hot-reloaded policy file, kept fresh in the background."""
 
-    def __init__(
-        self, store: DecisionStore, policy_file: Path | None, *, max_staleness_s: float = 1.0
-    ):
+    def __init__(self, store: Decisions, policy_file: Path | None, *, max_staleness_s: float = 1.0):
         self.store = store
         self.policy_file = policy_file
         self.max_staleness_s = max_staleness_s

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from distillguard.store.sqlite import open_store
 
@@ -199,8 +199,113 @@ def check_target(kind: str, action: str | None = None) -> None:
         raise DecisionStoreError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
 
 
-class DecisionStore:
-    """One connection, serialised by a lock: writes are rare (analysts, ladder changes)."""
+def checked_action(
+    target_kind: str, target: str, action: str, children: Sequence[tuple[str, str]]
+) -> str:
+    """Validate an action before any backend stores it; the target in its stored form."""
+    check_target(target_kind, action)
+    if not target:
+        raise DecisionStoreError("the target must not be empty")
+    for kind, _ in children:
+        check_target(kind)
+    if target_kind == "cidr":
+        try:
+            return str(ipaddress.ip_network(target, strict=False))
+        except ValueError as exc:
+            raise DecisionStoreError(f"not an IP range: {target!r}") from exc
+    return target
+
+
+class DecisionsUnavailable(RuntimeError):
+    """The backend cannot be reached (Redis down, a locked file): retry later; nothing of the
+    change was stored."""
+
+
+class Decisions(Protocol):
+    """What every decisions backend offers (SQLite for one machine, Redis for replicas)."""
+
+    def close(self) -> None: ...
+    def version(self) -> int: ...
+    def add_action(
+        self,
+        target_kind: str,
+        target: str,
+        action: str,
+        *,
+        reason: str,
+        actor: str,
+        evidence: dict[str, Any] | None = None,
+        parent_id: int | None = None,
+        expires_ts: float | None = None,
+        children: Sequence[tuple[str, str]] = (),
+    ) -> StoredAction: ...
+    def action(self, action_id: int) -> StoredAction: ...
+    def actions(
+        self, *, active_only: bool = True, parent_id: int | None = None
+    ) -> list[StoredAction]: ...
+    def revoke(self, action_id: int, *, actor: str, reason: str) -> StoredAction: ...
+    def appeal(
+        self, target_kind: str, target: str, *, actor: str, reason: str
+    ) -> tuple[list[StoredAction], StoredAction]: ...
+    def open_review(
+        self,
+        target_kind: str,
+        target: str,
+        *,
+        reasons: list[str],
+        evidence: dict[str, Any],
+        actor: str,
+    ) -> ReviewItem: ...
+    def review(self, review_id: int) -> ReviewItem: ...
+    def reviews(self, *, open_only: bool = False) -> list[ReviewItem]: ...
+    def resolve_review(self, review_id: int, *, resolution: str, actor: str) -> ReviewItem: ...
+    def import_intel(self, records: list[IntelRecord], *, actor: str, source_file: str) -> int: ...
+    def intel(self) -> list[IntelRecord]: ...
+    def withdraw_intel(
+        self, *, source: str | None, campaign: str | None, actor: str, reason: str
+    ) -> int: ...
+    def record(
+        self,
+        *,
+        actor: str,
+        what: str,
+        target_kind: str | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        reasons: list[str] | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None: ...
+    def audit(self, *, limit: int = 100, target: str | None = None) -> list[AuditEntry]: ...
+
+
+class Appeals:
+    """Appeals, built from the primitives every backend has."""
+
+    def appeal(
+        self: Decisions, target_kind: str, target: str, *, actor: str, reason: str
+    ) -> tuple[list[StoredAction], StoredAction]:
+        """Grant an appeal: revoke what acts on the target and record an ``allow`` override,
+        which wins over every rule until it is itself revoked."""
+        check_target(target_kind)
+        revoked = [
+            a
+            for a in self.actions()
+            if a.target_kind == target_kind and a.target == target and a.action != "allow"
+        ]
+        for a in revoked:  # the target's own actions: a campaign's other members stay blocked
+            self.revoke(a.id, actor=actor, reason=f"appeal: {reason}")
+        override = self.add_action(
+            target_kind, target, "allow", reason=f"appeal granted: {reason}", actor=actor
+        )
+        for item in self.reviews(open_only=True):
+            if item.target_kind == target_kind and item.target == target:
+                self.resolve_review(item.id, resolution="allow", actor=actor)
+        return [self.action(a.id) for a in revoked], override
+
+
+class DecisionStore(Appeals):
+    """SQLite. One connection, serialised by a lock: writes are rare (analysts, ladder
+    changes)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -279,16 +384,7 @@ class DecisionStore:
         children: Sequence[tuple[str, str]] = (),
     ) -> StoredAction:
         """Record an action; ``children`` (kind, target) inherit it (a campaign's indicators)."""
-        check_target(target_kind, action)
-        if not target:
-            raise DecisionStoreError("the target must not be empty")
-        if target_kind == "cidr":
-            try:
-                target = str(ipaddress.ip_network(target, strict=False))
-            except ValueError as exc:
-                raise DecisionStoreError(f"not an IP range: {target!r}") from exc
-        for kind, _ in children:
-            check_target(kind)
+        target = checked_action(target_kind, target, action, children)
         evidence = evidence or {}
         now = time.time()
         with self._write() as conn:
@@ -380,27 +476,6 @@ class DecisionStore:
                 {"action_id": action_id},
             )
         return self.action(action_id)
-
-    def appeal(
-        self, target_kind: str, target: str, *, actor: str, reason: str
-    ) -> tuple[list[StoredAction], StoredAction]:
-        """Grant an appeal: revoke what acts on the target and record an ``allow`` override,
-        which wins over every rule until it is itself revoked."""
-        check_target(target_kind)
-        revoked = [
-            a
-            for a in self.actions()
-            if a.target_kind == target_kind and a.target == target and a.action != "allow"
-        ]
-        for a in revoked:  # the target's own actions: a campaign's other members stay blocked
-            self.revoke(a.id, actor=actor, reason=f"appeal: {reason}")
-        override = self.add_action(
-            target_kind, target, "allow", reason=f"appeal granted: {reason}", actor=actor
-        )
-        for item in self.reviews(open_only=True):
-            if item.target_kind == target_kind and item.target == target:
-                self.resolve_review(item.id, resolution="allow", actor=actor)
-        return [self.action(a.id) for a in revoked], override
 
     # review queue ---------------------------------------------------------------------
     def open_review(
@@ -586,3 +661,15 @@ class DecisionStore:
             )
             for r in rows
         ]
+
+
+def open_decisions(
+    backend: str, path: Path, *, redis_url: str = "", redis_prefix: str = "distillguard:"
+) -> Decisions:
+    """The decisions backend the config names: ``sqlite`` (one machine; replicas on the same
+    host share the file) or ``redis`` (replicas anywhere)."""
+    if backend == "redis":
+        from distillguard.store.redis_decisions import RedisDecisionStore
+
+        return RedisDecisionStore(redis_url, redis_prefix)
+    return DecisionStore(path)
