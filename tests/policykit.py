@@ -12,9 +12,10 @@ import httpx
 import openai
 
 from conftest import GatewayHandle, gateway_config, running_gateway
-from distillguard.config import AdminConfig, ResponseConfig
+from distillguard.config import AdminConfig, RedisConfig, ResponseConfig, StaticPolicyConfig
 from distillguard.engine import Engine
 from distillguard.gateway.decision import ChainedHook
+from distillguard.policy.buckets import Buckets
 from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.rules import PolicyConfig
 from distillguard.policy.snapshot import DecisionCache
@@ -38,8 +39,11 @@ def policy_gateway(
     max_staleness_s: float = 1.0,
     decisions_db: Path | None = None,
     redis_url: str | None = None,
+    buckets: Buckets | None = None,
+    static: StaticPolicyConfig | None = None,
 ) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
-    """With ``redis_url`` the decisions live in that Redis, else in SQLite."""
+    """With ``redis_url`` the decisions live in that Redis, else in SQLite; ``buckets``: where
+    rate limits count (this process by default)."""
     db = decisions_db or tmp / "decisions.sqlite"
     backend: Literal["sqlite", "redis"] = "redis" if redis_url else "sqlite"
     config = gateway_config(
@@ -49,20 +53,21 @@ def policy_gateway(
             enabled=True,
             decisions_db=db,
             decisions_backend=backend,
-            redis_url=redis_url or "redis://127.0.0.1:6379/0",
             reload_interval_s=0.05,
             max_staleness_s=max_staleness_s,
         ),
         admin=AdminConfig(token=TOKEN),
+        redis=RedisConfig(url=redis_url or "redis://127.0.0.1:6379/0"),
         sim_clock_header=CLOCK,
         fail_mode=fail_mode,
+        policy=static or StaticPolicyConfig(),
     )
     store = open_decisions(backend, db, redis_url=redis_url or "")
     cache = DecisionCache(store, None, max_staleness_s=1.0)
     cache.max_staleness_s = max_staleness_s
     cache.replace_policy(policy)
-    responder = ResponsePolicy(Engine(), cache, fail_mode=fail_mode)
-    hook = ChainedHook([StaticPolicy(config.policy), responder])
+    responder = ResponsePolicy(Engine(), cache, fail_mode=fail_mode, buckets=buckets)
+    hook = ChainedHook([StaticPolicy(config.policy, buckets), responder])
     with running_gateway(config, accounts, hook, policy=responder, meta=meta) as handle:
         yield handle, responder
 

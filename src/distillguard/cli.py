@@ -47,6 +47,16 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     run_gateway(config.model_copy(update={"listen": listen}))
 
 
+@main.command("envoy-authz")
+@_config_option
+@click.option("--path-prefix", default="/authz", show_default=True)
+def envoy_authz(config_path: Path | None, path_prefix: str) -> None:
+    """Run the Envoy ext_authz (HTTP) service on listen.host:port."""
+    from distillguard.integrations.envoy import run_extauthz
+
+    run_extauthz(_config(config_path), path_prefix)
+
+
 @main.group()
 def keys() -> None:
     """Manage API keys (stored hashed; a secret is shown once)."""

@@ -118,12 +118,8 @@ class ResponseConfig(_Model):
     decisions_db: Path = Path("distillguard-decisions.sqlite")
     decisions_backend: Literal["sqlite", "redis"] = Field(
         default="sqlite",
-        description="sqlite: decisions_db (one host); redis: redis_url (replicas anywhere).",
+        description="sqlite: decisions_db (one host); redis: the `redis` section (replicas).",
     )
-    redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0", description="${ENV:...} works here for secrets."
-    )
-    redis_prefix: str = "distillguard:"
     reload_interval_s: float = Field(default=0.25, gt=0)
     max_staleness_s: float = Field(
         default=1.0,
@@ -156,6 +152,16 @@ class AdminConfig(_Model):
         if len(value) < 16:
             raise ValueError("the admin token must be at least 16 characters")
         return value
+
+
+class RedisConfig(_Model):
+    """The Redis that replicas share (decisions, rate-limit buckets), when config picks it."""
+
+    url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="${ENV:...} works here for a password."
+    )
+    prefix: str = Field(default="distillguard:", description="Key prefix: one Redis, many uses.")
+    timeout_s: float = Field(default=0.5, gt=0, description="Past it, Redis counts as down.")
 
 
 class MetricsConfig(_Model):
@@ -199,6 +205,11 @@ class GatewayConfig(_Model):
     admin: AdminConfig = Field(default_factory=lambda: AdminConfig())
     dashboard: DashboardConfig = DashboardConfig()
     metrics: MetricsConfig = MetricsConfig()
+    redis: RedisConfig = RedisConfig()
+    rate_limit_backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="memory: each replica counts alone; redis: replicas share one allowance.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per log line, for log pipelines."
     )

@@ -438,13 +438,6 @@ def test_the_engine_blocks_a_harvesting_account_over_repeated_checks(tmp_path: P
     assert events[-1]["decision"]["action"] == "block" and events[-1]["decision"]["reasons"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "StaticPolicy.observe refunds a token charge when the event reports no usage; ext_authz "
-        "never sees usage, so tokens_per_minute never bites behind Envoy (fix proposed)"
-    ),
-)
 def test_a_token_limit_holds_behind_envoy(tmp_path: Path) -> None:
     policy = StaticPolicyConfig(account_rate_limits={"alice": RateLimit(tokens_per_minute=50)})
     with running_authz(tmp_path, policy=policy) as authz:
@@ -453,3 +446,16 @@ def test_a_token_limit_holds_behind_envoy(tmp_path: Path) -> None:
         second = authz.check("POST", CHAT, account="alice", body=chat_body(text))
     assert first.status_code == 200
     assert second.status_code == 429
+
+
+def test_metrics_count_checks_beside_the_prefix(tmp_path: Path) -> None:
+    with running_authz(tmp_path) as authz:
+        authz.check("POST", CHAT, account="alice", body=chat_body())
+        authz.check("POST", CHAT, account="mallory", body=chat_body())
+        authz.check("GET", "/v1/models", account="alice")
+        text = httpx.get(authz.url + "/metrics").text
+    assert 'distillguard_requests_total{endpoint="/v1/chat/completions",status="200"} 1.0' in text
+    assert 'distillguard_requests_total{endpoint="/v1/chat/completions",status="403"} 1.0' in text
+    assert 'distillguard_requests_total{endpoint="/v1/models",status="200"} 1.0' in text
+    assert 'distillguard_decisions_total{action="block"} 1.0' in text
+    assert "distillguard_scoring_seconds_count 2.0" in text

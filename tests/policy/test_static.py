@@ -4,6 +4,7 @@ from typing import Any
 
 from distillguard.config import RateLimit, StaticPolicyConfig
 from distillguard.gateway.decision import RequestContext
+from distillguard.policy.buckets import MemoryBuckets
 from distillguard.policy.ratelimit import TokenBucket
 from distillguard.policy.static import StaticPolicy
 
@@ -76,7 +77,10 @@ def test_bucket_math() -> None:
 
 
 def test_idle_buckets_are_pruned() -> None:
-    policy = StaticPolicy(StaticPolicyConfig(default_rate_limit=RateLimit(requests_per_minute=5)))
-    for i in range(4096):  # the policy prunes every 4096 rate-limited decisions
+    buckets = MemoryBuckets()
+    policy = StaticPolicy(
+        StaticPolicyConfig(default_rate_limit=RateLimit(requests_per_minute=5)), buckets
+    )
+    for i in range(10_000):  # the buckets prune every 10,000 takes
         policy.decide(ctx(float(i), f"acct{i}"))
-    assert len(policy._requests) < 100  # only the last ~minute of accounts remain
+    assert len(buckets._tables["static:requests"]) < 100  # only the last ~minute remain

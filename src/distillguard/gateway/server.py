@@ -12,6 +12,7 @@ from distillguard.config import GatewayConfig
 from distillguard.gateway.app import create_gateway_app
 from distillguard.gateway.decision import ChainedHook, DecisionHook
 from distillguard.logs import setup_logging
+from distillguard.policy.buckets import Buckets, MemoryBuckets, RedisBuckets
 from distillguard.policy.response import ResponsePolicy
 from distillguard.policy.snapshot import DecisionCache
 from distillguard.policy.static import StaticPolicy
@@ -41,7 +42,10 @@ def serve_app(app: ASGIApp, host: str, port: int) -> None:
 def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | None]:
     """The static policy, followed by the detection engine when it is enabled — alone (it
     blocks what it flags) or behind the response policy's ladder when that is enabled."""
-    static = StaticPolicy(config.policy)
+    buckets: Buckets = MemoryBuckets()
+    if config.rate_limit_backend == "redis":
+        buckets = RedisBuckets(config.redis.url, config.redis.prefix, config.redis.timeout_s)
+    static = StaticPolicy(config.policy, buckets)
     if not (config.detection.enabled or config.response.enabled):
         return static, None
     from distillguard.engine import Engine, load_engine_config
@@ -53,17 +57,17 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
     engine = Engine(engine_config)
     if not config.response.enabled:
         return ChainedHook([static, engine]), None
-    cfg = config.response
     store = open_decisions(
-        cfg.decisions_backend,
-        cfg.decisions_db,
-        redis_url=cfg.redis_url,
-        redis_prefix=cfg.redis_prefix,
+        config.response.decisions_backend,
+        config.response.decisions_db,
+        redis_url=config.redis.url,
+        redis_prefix=config.redis.prefix,
+        timeout_s=config.redis.timeout_s,
     )
     cache = DecisionCache(
         store, config.response.policy_file, max_staleness_s=config.response.max_staleness_s
     )
-    policy = ResponsePolicy(engine, cache, fail_mode=config.fail_mode)
+    policy = ResponsePolicy(engine, cache, fail_mode=config.fail_mode, buckets=buckets)
     return ChainedHook([static, policy]), policy
 
 

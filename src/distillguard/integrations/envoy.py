@@ -58,14 +58,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from distillguard.config import GatewayConfig
+from distillguard.events import Event
 from distillguard.gateway.app import MAX_USER_AGENT
 from distillguard.gateway.auth import KeyCache
 from distillguard.gateway.checkpoint import decide_or_fail, enforce
 from distillguard.gateway.clientip import ClientIpResolver
 from distillguard.gateway.decision import DecisionHook, RequestContext
 from distillguard.gateway.errors import GatewayError
+from distillguard.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from distillguard.gateway.metrics import Metrics
 from distillguard.gateway.recording import EventDraft, EventSink
 from distillguard.gateway.validation import parse_chat_request, read_body
+from distillguard.logs import setup_logging
 from distillguard.policy.response import ResponsePolicy
 from distillguard.store.eventlog import EventLog
 from distillguard.store.keys import ApiKey, KeyStore
@@ -115,6 +119,7 @@ class ExtAuthz:
     hook: DecisionHook
     ips: ClientIpResolver
     sink: EventSink
+    metrics: Metrics
 
     def original_path(self, request: Request) -> str | None:
         """The client's path, or None when the check did not come under our prefix."""
@@ -159,6 +164,7 @@ class ExtAuthz:
 
     def allow(self, draft: EventDraft, action: str) -> Response:
         """200 with an empty body: Envoy forwards, adding these headers upstream."""
+        draft.forwarded = True
         draft.status = 200
         self.sink.finish(draft)
         return Response(
@@ -197,7 +203,11 @@ class ExtAuthz:
             max_tokens=chat.max_tokens,
             account_meta=key.account_meta,
         )
-        decision = decide_or_fail(self.hook, ctx, draft, self.config.fail_mode)
+        started = time.perf_counter()
+        try:
+            decision = decide_or_fail(self.hook, ctx, draft, self.config.fail_mode)
+        finally:
+            self.metrics.scoring.observe(time.perf_counter() - started)
         enforce(decision)
         if decision.action == "degrade":
             draft.decision = dataclasses.replace(
@@ -262,6 +272,11 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "events_pending": authz.events.pending})
 
 
+async def metrics(request: Request) -> Response:
+    authz: ExtAuthz = request.app.state.extauthz
+    return Response(authz.metrics.exposition(authz.events.pending), media_type=METRICS_CONTENT_TYPE)
+
+
 def create_extauthz_app(
     config: GatewayConfig,
     *,
@@ -284,6 +299,14 @@ def create_extauthz_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         keys = KeyCache(store)
+        counters = Metrics()
+
+        def record(event: Event) -> None:
+            events.append(event)
+            counters.count(event)
+
+        if policy is not None:
+            counters.watch_campaigns(policy.engine.campaign_counts)
         app.state.extauthz = ExtAuthz(
             config=config,
             prefix=prefix,
@@ -291,7 +314,8 @@ def create_extauthz_app(
             events=events,
             hook=hook,
             ips=ClientIpResolver(config.trusted_proxies),
-            sink=EventSink(events.append, hook.observe, config.event_log.max_content_chars),
+            sink=EventSink(record, hook.observe, config.event_log.max_content_chars),
+            metrics=counters,
         )
         events.start()
         tasks = [asyncio.create_task(keys.refresh_forever(config.auth.reload_interval_s))]
@@ -307,9 +331,13 @@ def create_extauthz_app(
             if key_store is None:
                 store.close()
 
-    # With a prefix, /healthz is outside the checked space; without one it would shadow a
-    # client's own /healthz, which must be checked like any other path.
-    routes = [Route("/healthz", health, methods=["GET"])] if prefix else []
+    # With a prefix, /healthz and /metrics are outside the checked space; without one they
+    # would shadow a client's own paths, which must be checked like any other.
+    routes = []
+    if prefix:
+        routes.append(Route("/healthz", health, methods=["GET"]))
+        if config.metrics.enabled:
+            routes.append(Route("/metrics", metrics, methods=["GET"]))
     routes.append(Route("/{path:path}", check, methods=_METHODS))
     return Starlette(
         routes=routes,
@@ -322,7 +350,7 @@ def run_extauthz(config: GatewayConfig, path_prefix: str = "/authz") -> None:
     """Serve the ext_authz service on ``config.listen`` with the gateway's decision hook."""
     from distillguard.gateway.server import build_hook, serve_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(config.log_format)
     hook, policy = build_hook(config)
     app = create_extauthz_app(config, hook=hook, policy=policy, path_prefix=path_prefix)
     serve_app(app, config.listen.host, config.listen.port)

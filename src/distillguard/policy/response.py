@@ -19,7 +19,8 @@ from distillguard.events import Event
 from distillguard.features.request import RequestFeatures, client_signature, extract
 from distillguard.features.text import last_user_text, skeleton
 from distillguard.gateway.decision import Decision, RequestContext
-from distillguard.policy.ratelimit import TokenBucket, bucket_for, rate_limited
+from distillguard.policy.buckets import Buckets, Limit, MemoryBuckets
+from distillguard.policy.ratelimit import rate_limited
 from distillguard.policy.rules import Facts, evaluate, strongest
 from distillguard.policy.snapshot import DecisionCache, DecisionSnapshot, Subject
 from distillguard.report.tape import Tape
@@ -56,20 +57,21 @@ def subject_of(ctx: RequestContext, f: RequestFeatures | None, campaign_id: str 
     )
 
 
-@dataclass(slots=True)
-class _Throttles:
-    requests: dict[str, TokenBucket] = field(default_factory=dict)
-    tokens: dict[str, TokenBucket] = field(default_factory=dict)
-
-
 class ResponsePolicy:
     """Implements the gateway's ``DecisionHook``."""
 
-    def __init__(self, engine: Engine, cache: DecisionCache, *, fail_mode: str = "closed"):
+    def __init__(
+        self,
+        engine: Engine,
+        cache: DecisionCache,
+        *,
+        fail_mode: str = "closed",
+        buckets: Buckets | None = None,
+    ):
         self.engine = engine
         self.cache = cache
         self.fail_mode = fail_mode
-        self._throttles = _Throttles()
+        self.buckets: Buckets = buckets or MemoryBuckets()
         self._levels: dict[str, int] = {}  # the highest ladder step each account reached
         # A few prompt skeletons and user agents of each flagged account: what intel export
         # shares for a campaign (as MinHash signatures and hashes, never as text).
@@ -207,26 +209,22 @@ class ResponsePolicy:
         self, ctx: RequestContext, score: float, reasons: list[str], campaign_id: str | None
     ) -> Decision:
         cfg = self.cache.policy.throttle
-        now, account = ctx.ts, ctx.account_id
-        limits = [("requests", cfg.requests_per_minute, self._throttles.requests, 1)]
+        account = ctx.account_id
+        rpm = cfg.requests_per_minute
+        limits = [(Limit("throttle:requests", account, rpm, 1, 1), f"{rpm} requests/minute")]
         if cfg.tokens_per_minute is not None:
-            # The answer may run to the model's limit when the client sets none.
+            # The answer may run to the model's limit when the client sets none; charged up
+            # front, as usage is not known yet.
             ceiling = ctx.max_tokens or self.cache.policy.degrade.max_tokens_cap or 4096
             estimate = ctx.prompt_tokens_estimate + ceiling
-            limits.append(("tokens", cfg.tokens_per_minute, self._throttles.tokens, estimate))
-        waits = []
-        buckets = []
-        for what, per_minute, table, amount in limits:
-            bucket = bucket_for(table, account, per_minute, now)
-            buckets.append((bucket, amount))
-            wait = bucket.wait_for(amount, now)
-            if wait > 0:
-                waits.append((wait, f"{per_minute} {what}/minute"))
-        if waits:
-            wait, what = max(waits)
+            tpm = cfg.tokens_per_minute
+            limits.append(
+                (Limit("throttle:tokens", account, tpm, estimate, estimate), f"{tpm} tokens/minute")
+            )
+        wait, index = self.buckets.take([x for x, _ in limits], ctx.ts)
+        if wait > 0:
+            what = limits[index][1]
             return rate_limited(what, wait, (f"throttled to {what}", *reasons), score, campaign_id)
-        for bucket, amount in buckets:  # charged up front: usage is not known yet
-            bucket.charge(amount, now)
         return Decision("flag", score, ("throttled; within the cap", *reasons), campaign_id)
 
     def _open_review(self, account: str, reasons: list[str], campaign_id: str | None) -> None:

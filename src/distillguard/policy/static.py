@@ -12,13 +12,14 @@ from distillguard.config import RateLimit, StaticPolicyConfig
 from distillguard.events import Event
 from distillguard.gateway.clientip import IPNetwork
 from distillguard.gateway.decision import ALLOW, Decision, RequestContext
-from distillguard.policy.ratelimit import TokenBucket, bucket_for, rate_limited
+from distillguard.policy.buckets import Buckets, Limit, MemoryBuckets
+from distillguard.policy.ratelimit import rate_limited
 
-_PRUNE_EVERY = 4096
+REQUESTS, TOKENS = "static:requests", "static:tokens"
 
 
 class StaticPolicy:
-    def __init__(self, config: StaticPolicyConfig):
+    def __init__(self, config: StaticPolicyConfig, buckets: Buckets | None = None):
         self._accounts = frozenset(config.blocked_accounts)
         self._keys = frozenset(config.blocked_keys)
         self._networks: tuple[IPNetwork, ...] = tuple(
@@ -26,10 +27,8 @@ class StaticPolicy:
         )
         self._default = config.default_rate_limit
         self._per_account = config.account_rate_limits
-        self._requests: dict[str, TokenBucket] = {}
-        self._tokens: dict[str, TokenBucket] = {}
-        self._charged: dict[str, tuple[str, int]] = {}  # request_id -> (account, tokens)
-        self._calls = 0
+        self._buckets = buckets or MemoryBuckets()
+        self._charged: dict[str, tuple[str, int, int]] = {}  # request_id -> (account, rate, n)
 
     def _limit(self, account_id: str) -> RateLimit:
         return self._per_account.get(account_id, self._default)
@@ -57,36 +56,26 @@ class StaticPolicy:
         limit = self._limit(ctx.account_id)
         if limit.requests_per_minute is None and limit.tokens_per_minute is None:
             return ALLOW
-        self._calls += 1
-        if self._calls % _PRUNE_EVERY == 0:
-            self._prune(ctx.ts)
         return self._rate_limit(ctx, limit)
 
     def _rate_limit(self, ctx: RequestContext, limit: RateLimit) -> Decision:
-        now, account = ctx.ts, ctx.account_id
-        waits: list[tuple[float, str]] = []
-        req_bucket = tok_bucket = None
+        account = ctx.account_id
+        limits: list[tuple[Limit, str]] = []
         if limit.requests_per_minute is not None:
-            req_bucket = bucket_for(self._requests, account, limit.requests_per_minute, now)
-            wait = req_bucket.wait_for(1, now)
-            if wait > 0:
-                waits.append((wait, f"{limit.requests_per_minute} requests/minute"))
+            rpm = limit.requests_per_minute
+            limits.append((Limit(REQUESTS, account, rpm, 1, 1), f"{rpm} requests/minute"))
+        estimate = ctx.prompt_tokens_estimate
         if limit.tokens_per_minute is not None:
-            tok_bucket = bucket_for(self._tokens, account, limit.tokens_per_minute, now)
-            wait = tok_bucket.wait_for(1, now)
-            if wait > 0:
-                waits.append((wait, f"{limit.tokens_per_minute} tokens/minute"))
-        if waits:
-            wait, what = max(waits)
+            tpm = limit.tokens_per_minute
+            limits.append((Limit(TOKENS, account, tpm, 1, estimate), f"{tpm} tokens/minute"))
+        wait, index = self._buckets.take([x for x, _ in limits], ctx.ts)
+        if wait > 0:
+            what = limits[index][1]
             return rate_limited(
                 what, wait, (f"rate limit of {what} reached for account {account}",)
             )
-        if req_bucket is not None:
-            req_bucket.charge(1, now)
-        if tok_bucket is not None:
-            estimate = ctx.prompt_tokens_estimate
-            tok_bucket.charge(estimate, now)
-            self._charged[ctx.request_id] = (account, estimate)
+        if limit.tokens_per_minute is not None:
+            self._charged[ctx.request_id] = (account, limit.tokens_per_minute, estimate)
         return ALLOW
 
     def observe(self, event: Event) -> None:
@@ -95,20 +84,9 @@ class StaticPolicy:
         charged = self._charged.pop(request_id, None) if isinstance(request_id, str) else None
         if charged is None:
             return
-        account, estimate = charged
+        account, per_minute, estimate = charged
         response = event.get("response") or {}
+        if "error" not in response and not {"prompt_tokens", "completion_tokens"} & set(response):
+            return  # served, usage unseen (Envoy's ext_authz never sees the answer): it stands
         used = int(response.get("prompt_tokens") or 0) + int(response.get("completion_tokens") or 0)
-        bucket = self._tokens.get(account)
-        if bucket is None:
-            return
-        if used >= estimate:
-            bucket.charge(used - estimate, float(event["ts"]))
-        else:
-            bucket.refund(estimate - used)
-
-    def _prune(self, now: float) -> None:
-        """Forget buckets that have refilled: bounded memory over millions of accounts."""
-        for table in (self._requests, self._tokens):
-            idle = [a for a, b in table.items() if b.wait_for(b.per_minute, now) == 0]
-            for account in idle:
-                del table[account]
+        self._buckets.adjust(TOKENS, account, per_minute, used - estimate, float(event["ts"]))

@@ -664,12 +664,17 @@ class DecisionStore(Appeals):
 
 
 def open_decisions(
-    backend: str, path: Path, *, redis_url: str = "", redis_prefix: str = "distillguard:"
+    backend: str,
+    path: Path,
+    *,
+    redis_url: str = "",
+    redis_prefix: str = "distillguard:",
+    timeout_s: float = 0.5,
 ) -> Decisions:
     """The decisions backend the config names: ``sqlite`` (one machine; replicas on the same
     host share the file) or ``redis`` (replicas anywhere)."""
     if backend == "redis":
         from distillguard.store.redis_decisions import RedisDecisionStore
 
-        return RedisDecisionStore(redis_url, redis_prefix)
+        return RedisDecisionStore(redis_url, redis_prefix, timeout_s)
     return DecisionStore(path)

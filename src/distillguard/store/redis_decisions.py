@@ -247,7 +247,10 @@ class RedisDecisionStore(Appeals):
         for r in records:
             key = self._intel_key(r)
             if key not in new and key not in known:
-                new[key] = json.dumps({**asdict(r), "imported_ts": now, "withdrawn_ts": None})
+                seq = self._next_id("intel")  # import order, kept for reads
+                new[key] = json.dumps(
+                    {**asdict(r), "seq": seq, "imported_ts": now, "withdrawn_ts": None}
+                )
         with self._write() as pipe:
             if new:
                 pipe.hset(table, mapping=new)
@@ -259,7 +262,7 @@ class RedisDecisionStore(Appeals):
 
     def _intel_rows(self) -> list[dict[str, Any]]:
         rows = self._call(lambda: self._redis.hvals(self._k("intel")))
-        return sorted((json.loads(r) for r in rows), key=lambda r: r["imported_ts"])
+        return sorted((json.loads(r) for r in rows), key=lambda r: r["seq"])
 
     def intel(self) -> list[IntelRecord]:
         now = time.time()
