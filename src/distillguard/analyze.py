@@ -17,7 +17,7 @@ import orjson
 
 from distillguard.engine import Engine, EngineConfig, campaign_id_of
 from distillguard.events import Event, EventError, parse_ts, read_jsonl
-from distillguard.features.request import extract
+from distillguard.features.request import RequestFeatures, extract
 from distillguard.report.analyze_report import write_report
 from distillguard.report.tape import Tape
 
@@ -38,11 +38,7 @@ def _read_parquet(path: Path) -> Iterator[Event]:
     table = pq.ParquetFile(path)
     for batch in table.iter_batches(batch_size=8192):
         for row in batch.to_pylist():
-            # Nested columns may be stored as JSON strings by some writers.
-            for name in ("request", "response", "decision", "account_meta"):
-                if isinstance(row.get(name), str):
-                    row[name] = orjson.loads(row[name])
-            yield {k: v for k, v in row.items() if v is not None}
+            yield row_to_event(row)
 
 
 @dataclass
@@ -54,6 +50,38 @@ class AnalyzeResult:
     flagged_campaigns: int
 
 
+def row_to_event(row: dict[str, Any]) -> Event:
+    """A Parquet row as an event: nested columns may be stored as JSON strings by some writers."""
+    for name in ("request", "response", "decision", "account_meta"):
+        if isinstance(row.get(name), str):
+            row[name] = orjson.loads(row[name])
+    return {k: v for k, v in row.items() if v is not None}
+
+
+class Replay:
+    """The causal fold shared by ``analyze`` and the Spark path: features in time order into
+    one engine (and the report's tape)."""
+
+    def __init__(self, config: EngineConfig | None, report: bool):
+        self.engine = Engine(config)
+        # Timelines for the HTML report: ~18 bytes per request (no signal columns), so a
+        # 16M-event log costs ~0.3 GB more; ``report=False`` skips it.
+        self.tape = Tape([], capacity=None) if report else None
+        self.events = 0
+
+    def judge(self, f: RequestFeatures) -> None:
+        verdict = self.engine.process_features(f)
+        if self.tape is not None:
+            action = "flag" if verdict.flagged else "allow"
+            self.tape.record(verdict.ts, f.account_id, action, f.capability, verdict.score, {})
+
+    def features(self, event: Event) -> RequestFeatures | None:
+        """None for an event refused for bad input before it was read: nothing to judge."""
+        if not (event.get("request") or {}).get("messages"):
+            return None
+        return extract(event, self.engine.matcher, self.engine.text_cache)
+
+
 def analyze(
     events: Iterator[Event],
     out: Path,
@@ -61,26 +89,26 @@ def analyze(
     progress: Any = None,
     report: bool = True,
 ) -> AnalyzeResult:
-    engine = Engine(config)
-    # Timelines for the HTML report: ~18 bytes per request (no signal columns), so a 16M-event
-    # log costs ~0.3 GB more; ``report=False`` skips it.
-    tape = Tape([], capacity=None) if report else None
+    replay = Replay(config, report)
     last_ts = float("-inf")
-    count = 0
-    for count, event in enumerate(events, start=1):
+    for replay.events, event in enumerate(events, start=1):
         ts = parse_ts(event["ts"])
         if ts < last_ts:
-            raise EventError(f"event {count} is older than the one before it; sort the log by ts")
+            raise EventError(
+                f"event {replay.events} is older than the one before it; sort the log by ts"
+            )
         last_ts = ts
         if progress is not None:
             progress.update(1)
-        if not (event.get("request") or {}).get("messages"):
-            continue  # refused for bad input before it was read: nothing to judge
-        f = extract(event, engine.matcher, engine.text_cache)
-        verdict = engine.process_features(f)
-        if tape is not None:
-            action = "flag" if verdict.flagged else "allow"
-            tape.record(verdict.ts, f.account_id, action, f.capability, verdict.score, {})
+        f = replay.features(event)
+        if f is not None:
+            replay.judge(f)
+    return write_outputs(replay, out)
+
+
+def write_outputs(replay: Replay, out: Path) -> AnalyzeResult:
+    """accounts.jsonl, campaigns.jsonl, summary.json and report.html from a finished replay."""
+    engine, tape, count = replay.engine, replay.tape, replay.events
     out.mkdir(parents=True, exist_ok=True)
     flagged = 0
     with (out / "accounts.jsonl").open("wb") as handle:
