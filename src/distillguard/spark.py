@@ -62,15 +62,18 @@ def session(cores: int | None = None) -> Any:
     cores = cores or os.cpu_count() or 1
     # Workers run this interpreter (the one with distillguard installed), not the PATH's.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
+    spark = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("distillguard-analyze")
         .config("spark.ui.enabled", "false")
         .config("spark.pyspark.python", sys.executable)
         .config("spark.sql.shuffle.partitions", str(max(2, cores)))
         .config("spark.driver.memory", os.environ.get("DISTILLGUARD_SPARK_MEMORY", "4g"))
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 def analyze_spark(
