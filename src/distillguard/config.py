@@ -116,6 +116,14 @@ class ResponseConfig(_Model):
         default=None, description="Policy YAML; the documented defaults without one."
     )
     decisions_db: Path = Path("distillguard-decisions.sqlite")
+    share_campaigns: bool = Field(
+        default=False,
+        description=(
+            "Publish the indicators of campaigns this replica's engine flags to the decisions "
+            "store, so every replica recognises their new accounts (intel from replica:NAME)."
+        ),
+    )
+    replica_name: str | None = Field(default=None, description="Default: host name and port.")
     decisions_backend: Literal["sqlite", "redis"] = Field(
         default="sqlite",
         description="sqlite: decisions_db (one host); redis: the `redis` section (replicas).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
 from typing import Any
 
 import uvicorn
@@ -14,6 +15,7 @@ from distillguard.gateway.decision import ChainedHook, DecisionHook
 from distillguard.logs import setup_logging
 from distillguard.policy.buckets import Buckets, MemoryBuckets, RedisBuckets
 from distillguard.policy.response import ResponsePolicy
+from distillguard.policy.sharing import CampaignSharing
 from distillguard.policy.snapshot import DecisionCache
 from distillguard.policy.static import StaticPolicy
 from distillguard.store.decisions import open_decisions
@@ -68,6 +70,9 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
         store, config.response.policy_file, max_staleness_s=config.response.max_staleness_s
     )
     policy = ResponsePolicy(engine, cache, fail_mode=config.fail_mode, buckets=buckets)
+    if config.response.share_campaigns:
+        name = config.response.replica_name or f"{socket.gethostname()}:{config.listen.port}"
+        policy.sharing = CampaignSharing(store, name)
     return ChainedHook([static, policy]), policy
 
 

@@ -22,6 +22,7 @@ from distillguard.gateway.decision import Decision, RequestContext
 from distillguard.policy.buckets import Buckets, Limit, MemoryBuckets
 from distillguard.policy.ratelimit import rate_limited
 from distillguard.policy.rules import Facts, evaluate, strongest
+from distillguard.policy.sharing import CampaignSharing
 from distillguard.policy.snapshot import DecisionCache, DecisionSnapshot, Subject
 from distillguard.report.tape import Tape
 from distillguard.scoring.combine import campaign_score
@@ -77,6 +78,7 @@ class ResponsePolicy:
         # shares for a campaign (as MinHash signatures and hashes, never as text).
         self.samples: dict[str, AccountSample] = {}
         self.tape: Tape | None = None  # what the dashboard's timelines are drawn from
+        self.sharing: CampaignSharing | None = None  # flagged campaigns -> every replica
 
     # inputs ----------------------------------------------------------------------------
     def _score(self, ctx: RequestContext) -> tuple[RequestFeatures | None, Verdict | None]:
@@ -126,6 +128,8 @@ class ResponsePolicy:
     # the hook ----------------------------------------------------------------------------
     def decide(self, ctx: RequestContext) -> Decision:
         f, verdict = self._score(ctx)
+        if self.sharing is not None and verdict is not None and verdict.campaign_id:
+            self._share(verdict.campaign_id, verdict.flagged, ctx.account_id)
         decision = self._decide(ctx, f, verdict)
         if self.tape is not None and f is not None:
             values = self.engine.accounts[ctx.account_id].values
@@ -133,6 +137,21 @@ class ResponsePolicy:
                 ctx.ts, ctx.account_id, decision.action, f.capability, decision.score, values
             )
         return decision
+
+    def _share(self, campaign_id: str, flagged: bool, account: str) -> None:
+        sharing = self.sharing
+        if sharing is None or not flagged:
+            return
+        _, stats = self.engine.campaign(account)
+        if not sharing.due(campaign_id, stats.accounts):
+            return
+        try:
+            sharing.publish(self.engine, campaign_id, self.samples)
+            self.cache.refresh(force=True)
+        except Exception:
+            # Tried at this size: a store that is down is not asked again on every request.
+            sharing.mark(campaign_id, stats.accounts)
+            log.exception("could not share campaign %s with the other replicas", campaign_id)
 
     def _decide(
         self, ctx: RequestContext, f: RequestFeatures | None, verdict: Verdict | None
