@@ -1,5 +1,6 @@
-"""How `analyze --spark` scales with partitions, against the single-machine `analyze`, on
-one simulated Parquet log (default ~300k events), and whether the results are identical.
+"""How `analyze --spark` scales with partitions, against the single-machine `analyze`, on one
+simulated Parquet log (default: the default scenario's week at scale 2.1, ~300k events), and
+whether the results are identical.
 
 Spark parallelises reading and feature extraction; the causal fold stays on the driver. The
 figures printed: wall time per stage for 1, 2, 4 partitions (local[2] on this 2-core
@@ -7,7 +8,7 @@ machine, so more than 2 partitions can only add overhead), the speed-up of the w
 against the single-machine run measured in the same process, and byte equality of
 accounts.jsonl / campaigns.jsonl / summary.json.
 
-    .venv/bin/python benchmarks/spark_scaling.py [--scale 0.3] [--days 2] [--partitions 1 2 4]
+    .venv/bin/python benchmarks/spark_scaling.py [--scale 2.1] [--days 7] [--partitions 1 2 4]
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def _head(events: Iterator[Event], n: int) -> Iterator[Event]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scale", type=float, default=0.3)
-    parser.add_argument("--days", type=float, default=2.0)
+    parser.add_argument("--scale", type=float, default=2.1)
+    parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--partitions", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--cores", type=int, default=2)
