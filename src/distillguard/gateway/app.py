@@ -30,7 +30,7 @@ from distillguard.dashboard import DASHBOARD_ROUTES, open_dashboard
 from distillguard.events import Event
 from distillguard.gateway.admin import ADMIN_ROUTES, Admin
 from distillguard.gateway.auth import KeyCache
-from distillguard.gateway.checkpoint import decide_or_fail, enforce
+from distillguard.gateway.checkpoint import decide_or_fail, enforce, request_context
 from distillguard.gateway.clientip import ClientIpResolver
 from distillguard.gateway.decision import Decision, DecisionHook, RequestContext
 from distillguard.gateway.errors import GatewayError
@@ -121,19 +121,7 @@ async def chat_completions(request: Request) -> Response:
         chat = parse_chat_request(raw, gw.config.limits)
         draft.request, draft.model = chat.body, chat.model
         decision = gw.decide(
-            RequestContext(
-                ts=draft.ts,
-                request_id=draft.request_id,
-                account_id=key.account_id,
-                api_key_id=key.key_id,
-                ip=draft.ip,
-                user_agent=draft.user_agent,
-                model=chat.model,
-                body=chat.body,
-                prompt_tokens_estimate=chat.prompt_tokens_estimate,
-                max_tokens=chat.max_tokens,
-                account_meta=key.account_meta,
-            ),
+            request_context(draft, key, chat),
             draft,
         )
         enforce(decision)

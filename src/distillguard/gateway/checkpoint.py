@@ -8,8 +8,27 @@ import logging
 from distillguard.gateway.decision import Decision, DecisionHook, RequestContext
 from distillguard.gateway.errors import GatewayError
 from distillguard.gateway.recording import EventDraft
+from distillguard.gateway.validation import ChatRequest
+from distillguard.store.keys import ApiKey
 
 log = logging.getLogger(__name__)
+
+
+def request_context(draft: EventDraft, key: ApiKey, chat: ChatRequest) -> RequestContext:
+    """What the decision hook sees of an authenticated, parsed chat request."""
+    return RequestContext(
+        ts=draft.ts,
+        request_id=draft.request_id,
+        account_id=key.account_id,
+        api_key_id=key.key_id,
+        ip=draft.ip,
+        user_agent=draft.user_agent,
+        model=chat.model,
+        body=chat.body,
+        prompt_tokens_estimate=chat.prompt_tokens_estimate,
+        max_tokens=chat.max_tokens,
+        account_meta=key.account_meta,
+    )
 
 
 def decide_or_fail(

@@ -61,9 +61,9 @@ from distillguard.config import GatewayConfig
 from distillguard.events import Event
 from distillguard.gateway.app import MAX_USER_AGENT
 from distillguard.gateway.auth import KeyCache
-from distillguard.gateway.checkpoint import decide_or_fail, enforce
+from distillguard.gateway.checkpoint import decide_or_fail, enforce, request_context
 from distillguard.gateway.clientip import ClientIpResolver
-from distillguard.gateway.decision import DecisionHook, RequestContext
+from distillguard.gateway.decision import DecisionHook
 from distillguard.gateway.errors import GatewayError
 from distillguard.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from distillguard.gateway.metrics import Metrics
@@ -190,19 +190,7 @@ class ExtAuthz:
             raise partial_body(len(raw))
         chat = parse_chat_request(raw, self.config.limits)
         draft.request, draft.model = chat.body, chat.model
-        ctx = RequestContext(
-            ts=draft.ts,
-            request_id=draft.request_id,
-            account_id=key.account_id,
-            api_key_id=key.key_id,
-            ip=draft.ip,
-            user_agent=draft.user_agent,
-            model=chat.model,
-            body=chat.body,
-            prompt_tokens_estimate=chat.prompt_tokens_estimate,
-            max_tokens=chat.max_tokens,
-            account_meta=key.account_meta,
-        )
+        ctx = request_context(draft, key, chat)
         started = time.perf_counter()
         try:
             decision = decide_or_fail(self.hook, ctx, draft, self.config.fail_mode)
