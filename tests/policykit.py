@@ -41,9 +41,10 @@ def policy_gateway(
     redis_url: str | None = None,
     buckets: Buckets | None = None,
     static: StaticPolicyConfig | None = None,
+    engine: Engine | None = None,
 ) -> Iterator[tuple[GatewayHandle, ResponsePolicy]]:
     """With ``redis_url`` the decisions live in that Redis, else in SQLite; ``buckets``: where
-    rate limits count (this process by default)."""
+    rate limits count (this process by default); ``engine``: a fresh default one if none."""
     db = decisions_db or tmp / "decisions.sqlite"
     backend: Literal["sqlite", "redis"] = "redis" if redis_url else "sqlite"
     config = gateway_config(
@@ -66,7 +67,7 @@ def policy_gateway(
     cache = DecisionCache(store, None, max_staleness_s=1.0)
     cache.max_staleness_s = max_staleness_s
     cache.replace_policy(policy)
-    responder = ResponsePolicy(Engine(), cache, fail_mode=fail_mode, buckets=buckets)
+    responder = ResponsePolicy(engine or Engine(), cache, fail_mode=fail_mode, buckets=buckets)
     hook = ChainedHook([StaticPolicy(config.policy, buckets), responder])
     with running_gateway(config, accounts, hook, policy=responder, meta=meta) as handle:
         yield handle, responder

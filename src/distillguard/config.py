@@ -106,6 +106,23 @@ class DetectionConfig(_Model):
             "here and on in `analyze` and `eval`."
         ),
     )
+    state_backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description=(
+            "memory: each replica's engine sees only its own requests; redis: every replica "
+            "folds every replica's requests from one Redis stream (the `redis` section), so "
+            "detector state and campaign links are the whole fleet's."
+        ),
+    )
+    stream_max_len: int = Field(
+        default=200_000,
+        ge=1000,
+        description="Requests the shared stream keeps (about 1 KB each); a replica started "
+        "later folds these.",
+    )
+    sync_interval_s: float = Field(
+        default=0.1, gt=0, description="How often an idle replica folds the others' requests."
+    )
 
 
 class ResponseConfig(_Model):

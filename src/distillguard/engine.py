@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,6 +98,16 @@ class AccountRecord:
     keys_remembered: int = -1  # linker keys already looked at by _remember_scaffolds
 
 
+class SharedState(Protocol):
+    """Where the engine's state is shared with other replicas (``store.feature_stream``)."""
+
+    def judge(self, f: RequestFeatures) -> Verdict: ...
+
+    async def tail_forever(self, interval_s: float) -> None:
+        """Fold the other replicas' requests between this one's (on the event loop)."""
+        ...
+
+
 def campaign_id_of(root: str) -> str:
     return f"camp_{h64(root):016x}"
 
@@ -120,6 +130,8 @@ class Engine:
         self.flagged_scaffolds: set[int] = set()
         self._scaffolds_checked: set[tuple[str, int]] = set()
         self.events = 0
+        # None: this engine's state is its own; else every replica folds every request.
+        self.shared: SharedState | None = None
 
     # the pipeline -------------------------------------------------------------------
     def process(self, event: Event) -> Verdict | None:
@@ -128,7 +140,11 @@ class Engine:
         messages = (event.get("request") or {}).get("messages")
         if not messages:
             return None
-        return self.process_features(extract(event, self.matcher, self.text_cache))
+        return self.judge(extract(event, self.matcher, self.text_cache))
+
+    def judge(self, f: RequestFeatures) -> Verdict:
+        """The verdict on a live request: folded here, or through the replicas' shared state."""
+        return self.process_features(f) if self.shared is None else self.shared.judge(f)
 
     def process_features(self, f: RequestFeatures) -> Verdict:
         self.events += 1
@@ -322,3 +338,19 @@ class Engine:
     def observe(self, event: Event) -> None:
         """The request was already judged in ``decide``; nothing more to learn from the answer."""
         return None
+
+
+def shared_states(hook: object) -> list[SharedState]:
+    """The shared states of the engines inside a gateway's decision hook (a chain, a response
+    policy, an engine): what the host must keep folding between requests."""
+    found: list[SharedState] = []
+    if isinstance(hook, Engine):
+        if hook.shared is not None:
+            found.append(hook.shared)
+        return found
+    engine = getattr(hook, "engine", None)
+    if isinstance(engine, Engine):
+        found += shared_states(engine)
+    for inner in getattr(hook, "hooks", ()):
+        found += shared_states(inner)
+    return found

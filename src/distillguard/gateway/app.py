@@ -27,6 +27,7 @@ from starlette.routing import Route
 from distillguard.config import GatewayConfig
 from distillguard.countermeasures.degrade import StreamDegrader, degrade_request, degrade_response
 from distillguard.dashboard import DASHBOARD_ROUTES, open_dashboard
+from distillguard.engine import shared_states
 from distillguard.events import Event
 from distillguard.gateway.admin import ADMIN_ROUTES, Admin
 from distillguard.gateway.auth import KeyCache
@@ -294,6 +295,10 @@ def create_gateway_app(
         # passes, which otherwise cost tens of milliseconds on the p99 latency.
         gc.freeze()
         tasks = [asyncio.create_task(gw.keys.refresh_forever(config.auth.reload_interval_s))]
+        tasks += [
+            asyncio.create_task(shared.tail_forever(config.detection.sync_interval_s))
+            for shared in shared_states(hook)
+        ]
         if policy is not None:
             interval = config.response.reload_interval_s
             tasks.append(asyncio.create_task(policy.cache.refresh_forever(interval)))

@@ -41,6 +41,10 @@ def serve_app(app: ASGIApp, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, **uvicorn_options())
 
 
+def replica_name(config: GatewayConfig) -> str:
+    return config.response.replica_name or f"{socket.gethostname()}:{config.listen.port}"
+
+
 def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | None]:
     """The static policy, followed by the detection engine when it is enabled — alone (it
     blocks what it flags) or behind the response policy's ladder when that is enabled."""
@@ -57,6 +61,18 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
         detectors = [d for d in engine_config.detectors if d != "semantic"]
         engine_config = engine_config.model_copy(update={"detectors": detectors})
     engine = Engine(engine_config)
+    if config.detection.state_backend == "redis":
+        from distillguard.store.feature_stream import SharedFold
+
+        engine.shared = SharedFold(
+            engine,
+            config.redis.url,
+            prefix=config.redis.prefix,
+            replica=replica_name(config),
+            timeout_s=config.redis.timeout_s,
+            max_len=config.detection.stream_max_len,
+            fail_mode=config.fail_mode,
+        )
     if not config.response.enabled:
         return ChainedHook([static, engine]), None
     store = open_decisions(
@@ -71,8 +87,7 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
     )
     policy = ResponsePolicy(engine, cache, fail_mode=config.fail_mode, buckets=buckets)
     if config.response.share_campaigns:
-        name = config.response.replica_name or f"{socket.gethostname()}:{config.listen.port}"
-        policy.sharing = CampaignSharing(store, name)
+        policy.sharing = CampaignSharing(store, replica_name(config))
     return ChainedHook([static, policy]), policy
 
 

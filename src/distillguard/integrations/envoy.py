@@ -58,6 +58,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from distillguard.config import GatewayConfig
+from distillguard.engine import shared_states
 from distillguard.events import Event
 from distillguard.gateway.app import MAX_USER_AGENT
 from distillguard.gateway.auth import KeyCache
@@ -307,6 +308,10 @@ def create_extauthz_app(
         )
         events.start()
         tasks = [asyncio.create_task(keys.refresh_forever(config.auth.reload_interval_s))]
+        tasks += [
+            asyncio.create_task(shared.tail_forever(config.detection.sync_interval_s))
+            for shared in shared_states(hook)
+        ]
         if policy is not None:
             interval = config.response.reload_interval_s
             tasks.append(asyncio.create_task(policy.cache.refresh_forever(interval)))

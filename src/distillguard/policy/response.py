@@ -86,7 +86,7 @@ class ResponsePolicy:
         if not messages:
             return None, None
         f = extract(ctx.to_event(), self.engine.matcher, self.engine.text_cache)
-        return f, self.engine.process_features(f)
+        return f, self.engine.judge(f)
 
     def _intel_kinds(self, snap: DecisionSnapshot, ctx: RequestContext) -> frozenset[str]:
         matcher = snap.intel_matcher
