@@ -101,6 +101,13 @@ class AccountRecord:
 class SharedState(Protocol):
     """Where the engine's state is shared with other replicas (``store.feature_stream``)."""
 
+    folded: int  # requests folded from the shared stream
+
+    @property
+    def backlog(self) -> int:
+        """Requests folded here alone (the shared store was down), not yet published."""
+        ...
+
     def judge(self, f: RequestFeatures) -> Verdict: ...
 
     async def tail_forever(self, interval_s: float) -> None:

@@ -13,6 +13,7 @@ import time
 import zlib
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -58,6 +59,11 @@ def replica(url: str, name: str, fail_mode: str = "closed") -> Engine:
     return engine
 
 
+def fold(engine: Engine) -> SharedFold:
+    assert isinstance(engine.shared, SharedFold)
+    return engine.shared
+
+
 def shape(v: Verdict | None) -> tuple[object, ...]:
     assert v is not None
     return (v.account_id, v.request_index, v.flagged, round(v.score, 12), v.campaign_id)
@@ -101,8 +107,7 @@ def test_two_replicas_reach_the_verdicts_of_one_engine(
         a, b = replica(url, "a"), replica(url, "b")
         got = [shape((a, b)[side(e, i)].process(e)) for i, e in enumerate(events)]
         for engine in (a, b):
-            assert engine.shared is not None
-            engine.shared.catch_up()  # type: ignore[attr-defined]
+            fold(engine).catch_up()
     assert got == expected
     for engine in (a, b):
         assert engine.events == single.events == len(events)
@@ -142,16 +147,15 @@ def test_an_outage_loses_nothing_and_folds_nothing_twice(
             except StateUnavailable:
                 refused += 1
         assert (refused > 0) == (fail_mode == "closed")
-        assert a.shared is not None and b.shared is not None
-        waiting = a.shared.backlog + b.shared.backlog  # type: ignore[attr-defined]
+        waiting = fold(a).backlog + fold(b).backlog
         assert waiting == 300  # every request served or refused meanwhile is kept
         with redis_server(data, port):  # back, with the stream it had
             for i, e in enumerate(part[600:], start=600):
                 (a, b)[side(e, i)].process(e)
             for engine in (a, b):
-                engine.shared.catch_up()  # type: ignore[union-attr]
+                fold(engine).catch_up()
     for engine in (a, b):
-        assert engine.shared.backlog == 0  # type: ignore[union-attr]
+        assert fold(engine).backlog == 0
         assert engine.events == len(part)  # each request folded once, none lost
     assert {k: r.requests for k, r in a.accounts.items()} == {
         k: r.requests for k, r in b.accounts.items()
@@ -190,6 +194,9 @@ def test_gateways_share_one_campaign_across_replicas(tmp_path: Path, replay_url:
                 assert campaign_id is not None and stats.accounts == len(HYDRA)
                 assert stats.requests == sent and stats.flagged_ts is not None
             assert refused_on == {"a", "b"}
+            scraped = httpx.get(b.url + "/metrics").text
+            assert f"distillguard_shared_folded {float(sent)}" in scraped
+            assert "distillguard_shared_backlog 0.0" in scraped
             # The verdict is the fleet's: a member refused on one replica is refused on both.
             for gw in (a, b):
                 with pytest.raises(openai.PermissionDeniedError):

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from distillguard.events import Event
+
+if TYPE_CHECKING:
+    from distillguard.engine import SharedState
 
 ENDPOINTS = frozenset({"/v1/chat/completions", "/v1/models"})
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -72,6 +76,19 @@ class Metrics:
     def watch_campaigns(self, read: Callable[[], tuple[int, int]], ttl_s: float = 5.0) -> None:
         """``read`` gives (linked campaigns, flagged campaigns)."""
         self.registry.register(_Campaigns(read, ttl_s))
+
+    def watch_shared_state(self, shared: SharedState) -> None:
+        """The engine state shared by replicas (``detection.state_backend: redis``)."""
+        Gauge(
+            "distillguard_shared_backlog",
+            "Requests folded on this replica alone while Redis was down, not yet published",
+            registry=self.registry,
+        ).set_function(lambda: shared.backlog)
+        Gauge(
+            "distillguard_shared_folded",
+            "Requests of the whole fleet this replica's engine has folded from the stream",
+            registry=self.registry,
+        ).set_function(lambda: shared.folded)
 
     def count(self, event: Event) -> None:
         outcome = event.get("response") or event.get("rejected") or {}
