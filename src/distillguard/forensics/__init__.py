@@ -1,0 +1,1 @@
+"""Watermarks a gateway puts in answers, and the tests that find them in text or tokens."""
