@@ -361,9 +361,11 @@ def demo(workdir: Path, concurrency: int, serve: bool) -> None:
 
 def _register_admin_commands() -> None:
     from distillguard.admin_cli import actions, intel
+    from distillguard.provenance_cli import provenance
 
     main.add_command(actions)
     main.add_command(intel)
+    main.add_command(provenance)
 
 
 _register_admin_commands()

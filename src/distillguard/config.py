@@ -179,6 +179,32 @@ class AdminConfig(_Model):
         return value
 
 
+class WatermarkConfig(_Model):
+    """The text watermark on what the gateway serves (forensics: `distillguard provenance`)."""
+
+    mode: Literal["off", "all", "flagged"] = Field(
+        default="off",
+        description="all: every answer; flagged: answers to requests the policy did not just "
+        "allow (flag, throttle, degrade, review); off.",
+    )
+    secret: str | None = Field(
+        default=None,
+        description="The provider's watermark key, 16+ characters (${ENV:...}). Keep it: "
+        "provenance tests need it, and whoever has it can find (and scrub) the mark.",
+    )
+    per_account: bool = Field(
+        default=True,
+        description="Half of the marked word choices follow a key derived from the account, "
+        "so provenance can name the accounts a suspect model learned from.",
+    )
+
+    @model_validator(mode="after")
+    def _secret_when_on(self) -> WatermarkConfig:
+        if self.mode != "off" and (not self.secret or len(self.secret) < 16):
+            raise ValueError("watermark.secret (16+ characters) is needed when mode is not off")
+        return self
+
+
 class RedisConfig(_Model):
     """The Redis that replicas share (decisions, rate-limit buckets), when config picks it."""
 
@@ -231,6 +257,7 @@ class GatewayConfig(_Model):
     dashboard: DashboardConfig = DashboardConfig()
     metrics: MetricsConfig = MetricsConfig()
     redis: RedisConfig = RedisConfig()
+    watermark: WatermarkConfig = WatermarkConfig()
     rate_limit_backend: Literal["memory", "redis"] = Field(
         default="memory",
         description="memory: each replica counts alone; redis: replicas share one allowance.",

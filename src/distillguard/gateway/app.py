@@ -26,6 +26,12 @@ from starlette.routing import Route
 
 from distillguard.config import GatewayConfig
 from distillguard.countermeasures.degrade import StreamDegrader, degrade_request, degrade_response
+from distillguard.countermeasures.watermark import (
+    WATERMARKED,
+    StreamWatermark,
+    Watermarking,
+    watermark_completion,
+)
 from distillguard.dashboard import DASHBOARD_ROUTES, open_dashboard
 from distillguard.engine import shared_states
 from distillguard.events import Event
@@ -67,6 +73,7 @@ class Gateway:
     ips: ClientIpResolver
     sink: EventSink
     metrics: Metrics
+    watermark: Watermarking | None = None
 
     def now(self, request: Request) -> float:
         header = self.config.sim_clock_header
@@ -104,6 +111,13 @@ class Gateway:
             self.metrics.scoring.observe(time.perf_counter() - started)
 
 
+def watermarking(config: GatewayConfig) -> Watermarking | None:
+    wm = config.watermark
+    if wm.mode == "off" or wm.secret is None:
+        return None
+    return Watermarking(wm.mode, wm.secret, per_account=wm.per_account)
+
+
 async def chat_completions(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     draft = gw.draft(request)
@@ -132,6 +146,10 @@ async def chat_completions(request: Request) -> Response:
             raw = orjson.dumps(degraded)
             chat = dataclasses.replace(chat, body=degraded)
             draft.decision = dataclasses.replace(decision, reasons=(*decision.reasons, *changes))
+        mark = gw.watermark.for_request(decision.action, key.account_id) if gw.watermark else None
+        if mark is not None and draft.decision is not None:
+            reasons = (*draft.decision.reasons, WATERMARKED)
+            draft.decision = dataclasses.replace(draft.decision, reasons=reasons)
         body = completion_body(chat.body, raw, stream=chat.stream, include_usage=chat.include_usage)
         headers = {"x-request-id": draft.request_id}
         draft.forwarded = True
@@ -143,7 +161,10 @@ async def chat_completions(request: Request) -> Response:
                 gw.sink.finish,
                 client_wants_usage=chat.include_usage,
                 headers=headers,
-                degrader=StreamDegrader(degrade) if degrade is not None else None,
+                transforms=[
+                    *([StreamDegrader(degrade)] if degrade is not None else []),
+                    *([StreamWatermark(mark)] if mark is not None else []),
+                ],
             )
         answer = await gw.upstream.post_json("/chat/completions", body)
         if answer.status_code >= 400:
@@ -157,6 +178,9 @@ async def chat_completions(request: Request) -> Response:
             ) from exc
         if degrade is not None and isinstance(completion, dict):
             completion = degrade_response(completion, degrade)
+            content = orjson.dumps(completion)
+        if mark is not None and isinstance(completion, dict):
+            completion = watermark_completion(completion, mark)
             content = orjson.dumps(completion)
         apply_completion(draft, completion)
         draft.status = answer.status_code
@@ -286,6 +310,7 @@ def create_gateway_app(
             ips=ClientIpResolver(config.trusted_proxies),
             sink=EventSink(record, hook.observe, config.event_log.max_content_chars),
             metrics=counters,
+            watermark=watermarking(config),
         )
         if policy is not None:
             counters.watch_campaigns(policy.engine.campaign_counts)

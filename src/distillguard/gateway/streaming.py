@@ -13,19 +13,27 @@ asyncio, and an anyio task group cost ~0.1 ms per stream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import httpx
 import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from distillguard.countermeasures.degrade import StreamDegrader
 from distillguard.gateway.recording import EventDraft
 from distillguard.gateway.upstream import apply_usage, upstream_unreachable
 
 _DONE = b"data: [DONE]\n\n"
+
+
+class ChunkTransform(Protocol):
+    """What the relay runs each parsed chunk through (degrade, watermark): ``feed`` gives what
+    to send instead (the chunk itself when unchanged), ``finish`` what is owed at the end."""
+
+    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+    def finish(self) -> list[dict[str, Any]]: ...
 
 
 class StreamRelay(Response):
@@ -39,7 +47,7 @@ class StreamRelay(Response):
         *,
         client_wants_usage: bool,
         headers: dict[str, str],
-        degrader: StreamDegrader | None = None,
+        transforms: Sequence[ChunkTransform] = (),
     ):
         # No Response.__init__: it would add a Content-Length for an empty body.
         self.status_code = 200
@@ -53,7 +61,7 @@ class StreamRelay(Response):
         self.draft = draft
         self.finish = finish
         self.client_wants_usage = client_wants_usage
-        self.degrader = degrader
+        self.transforms = tuple(transforms)
         self._content: list[str] = []
         self._reasoning: list[str] = []
         self._complete = False
@@ -143,11 +151,19 @@ class StreamRelay(Response):
             self.draft.fail(
                 502, str(inner.get("code") or "upstream_error"), str(inner.get("message"))
             )
-        elif self.degrader is not None:
-            # Degraded traffic: what the client gets (and the event records) is the
-            # transformed stream; a chunk may vanish or a withheld summary may come first.
-            return b"".join(self._emit(c, None) for c in self.degrader.feed(chunk))
+        elif self.transforms:
+            # Degraded or watermarked traffic: what the client gets (and the event records)
+            # is the transformed stream; a chunk may vanish or withheld text may come first.
+            out = self._through([chunk], 0)
+            if len(out) == 1 and out[0] is chunk:
+                return self._emit(chunk, data)
+            return b"".join(self._emit(c, None) for c in out)
         return self._emit(chunk, data)
+
+    def _through(self, chunks: list[dict[str, Any]], start: int) -> list[dict[str, Any]]:
+        for transform in self.transforms[start:]:
+            chunks = [out for chunk in chunks for out in transform.feed(chunk)]
+        return chunks
 
     def _emit(self, chunk: dict[str, Any], data: bytes | None) -> bytes:
         self._collect(chunk)
@@ -156,9 +172,13 @@ class StreamRelay(Response):
         return b"data: " + (data if data is not None else orjson.dumps(chunk)) + b"\n\n"
 
     def _flush(self) -> bytes:
-        if self.degrader is None:
-            return b""
-        return b"".join(self._emit(c, None) for c in self.degrader.finish())
+        # What one transform still owes goes through the transforms after it.
+        owed = [
+            chunk
+            for i, transform in enumerate(self.transforms)
+            for chunk in self._through(transform.finish(), i + 1)
+        ]
+        return b"".join(self._emit(c, None) for c in owed)
 
     def _collect(self, chunk: dict[str, object]) -> None:
         choices = chunk.get("choices")

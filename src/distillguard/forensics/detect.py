@@ -1,0 +1,219 @@
+"""One detection interface for both watermarks: score a corpus under a key, get ``Evidence``.
+
+A test counts scored units that took the key's choice ("green") and asks how likely that many
+would be without the watermark. Units are deduplicated across the whole corpus, keeping the
+first occurrence: a repeated (context, set) slot or (context ids, token) pair is one draw of
+the key's choice, not many, so counting repeats would inflate the count's variance and make
+the test fire on unwatermarked but repetitive text (Sander et al. 2024 found the same for
+token watermarks). With deduplication every unit is green independently with a known
+probability under the null, and ``stats.upper_tail`` is exact.
+
+Text slots belong to the provider or the account layer (``keys.TextKeys``): a provider test
+counts only provider-layer slots, an account test only account-layer slots, so the two
+tests read disjoint evidence and an account's key never fires on the provider's choices.
+``score_accounts`` tests many candidate accounts and names those whose key fires at
+family-wise level ``alpha`` (Holm's step-down correction).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypeVar
+
+from distillguard.forensics.keys import (
+    TextKeys,
+    account_choice_key,
+    account_key,
+    green_index,
+    key_id,
+    slot_message,
+)
+from distillguard.forensics.logitmark import GreenList, TokenUnits, Unit
+from distillguard.forensics.stats import Evidence, green_evidence, holm_adjust
+from distillguard.forensics.synonyms import Lexicon
+from distillguard.forensics.textscan import FoundSlot, find_slots
+
+__all__ = [
+    "AccountFinding",
+    "Layer",
+    "LogitWatermarkTest",
+    "TextUnit",
+    "TextWatermarkTest",
+    "WatermarkTest",
+    "score_accounts",
+    "text_slots",
+    "text_units",
+]
+
+T_contra = TypeVar("T_contra", contravariant=True)
+Layer = Literal["provider", "account", "all"]
+
+
+class WatermarkTest(Protocol[T_contra]):
+    """Scores a corpus (texts, or token-id sequences) for one key's watermark."""
+
+    @property
+    def scheme(self) -> str: ...
+
+    def score(self, items: Iterable[T_contra]) -> Evidence: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TextUnit:
+    """One distinct (context, set) slot of a corpus and the member first seen there."""
+
+    message: bytes  # (context, set) as hashed: the deduplication key
+    size: int
+    index: int
+
+
+def text_slots(texts: Iterable[str], lexicon: Lexicon) -> list[FoundSlot]:
+    """Every slot of every text, in corpus order (independent of any key: scan once)."""
+    return [slot for text in texts for slot in find_slots(text, lexicon)]
+
+
+def text_units(slots: Iterable[FoundSlot]) -> list[TextUnit]:
+    """The corpus's distinct units, first occurrence kept (key-independent: compute once)."""
+    units: dict[bytes, TextUnit] = {}
+    for slot in slots:
+        message = slot_message(slot.context, slot.entry.key)
+        if message not in units:
+            units[message] = TextUnit(message, len(slot.entry.members), slot.index)
+    return list(units.values())
+
+
+def _in_layer(units: Iterable[TextUnit], keys: TextKeys, layer: Layer) -> list[TextUnit]:
+    if layer == "all":
+        return list(units)
+    account = layer == "account"
+    return [unit for unit in units if keys.is_account_slot(unit.message) == account]
+
+
+def _evidence(units: Sequence[TextUnit], choice_key: bytes, name: str) -> Evidence:
+    sizes: Counter[int] = Counter()
+    green = 0
+    for unit in units:
+        sizes[unit.size] += 1
+        green += green_index(choice_key, unit.message, unit.size) == unit.index
+    groups = [(n, 1.0 / size) for size, n in sorted(sizes.items())]
+    return green_evidence(green, groups, "text", name)
+
+
+class TextWatermarkTest:
+    """The text watermark's test under the provider key, or under one account's key.
+
+    ``layer`` defaults to the key's own layer. ``layer="all"`` scores every slot with the
+    provider key: twice the evidence where answers were watermarked without account keys;
+    where they were, account-layer slots are green only by chance under the provider key, so
+    they dilute the test (its null stays exact either way).
+    """
+
+    scheme = "text"
+
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        provider_secret: bytes,
+        account_id: str | None = None,
+        *,
+        layer: Layer | None = None,
+    ) -> None:
+        self._lexicon = lexicon
+        self._keys = TextKeys.from_secret(provider_secret, account_id)
+        self._layer: Layer = layer or ("provider" if account_id is None else "account")
+        if self._layer == "account" and account_id is None:
+            raise ValueError("the account layer needs an account_id")
+        if account_id is None or self._layer != "account":
+            self._choice, self.key_id = self._keys.provider, self._keys.provider_id
+        else:
+            self._choice = account_choice_key(provider_secret, account_id)
+            self.key_id = key_id(account_key(provider_secret, account_id))
+
+    def score(self, items: Iterable[str]) -> Evidence:
+        return self.score_slots(text_slots(items, self._lexicon))
+
+    def score_slots(self, slots: Iterable[FoundSlot]) -> Evidence:
+        """Score slots already found (``text_slots``)."""
+        return self.score_units(text_units(slots))
+
+    def score_units(self, units: Iterable[TextUnit]) -> Evidence:
+        """Score units already extracted (``text_units``): scan once, test many keys."""
+        scored = _in_layer(units, self._keys, self._layer)
+        return _evidence(scored, self._choice, self.key_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFinding:
+    """One candidate account's evidence in a corpus; ``named`` when it survives Holm."""
+
+    account_id: str
+    evidence: Evidence
+    adjusted_p: float
+    named: bool
+
+
+def score_accounts(
+    texts: Iterable[str],
+    lexicon: Lexicon,
+    provider_secret: bytes,
+    account_ids: Iterable[str],
+    *,
+    alpha: float = 0.01,
+) -> list[AccountFinding]:
+    """Test every candidate account's key on a corpus; most significant first.
+
+    An account is named when its Holm-adjusted p-value is at most ``alpha``: the chance of
+    naming any account whose key did not watermark the corpus is then at most ``alpha``.
+    """
+    ids = list(dict.fromkeys(account_ids))
+    units = _in_layer(  # the layer split is the provider's, the same for every account
+        text_units(text_slots(texts, lexicon)), TextKeys.from_secret(provider_secret), "account"
+    )
+    found = []
+    for account in ids:
+        choice = account_choice_key(provider_secret, account)
+        found.append(_evidence(units, choice, key_id(account_key(provider_secret, account))))
+    adjusted = holm_adjust([e.p_value for e in found])
+    ranked = sorted(zip(ids, found, adjusted, strict=True), key=lambda r: (r[1].p_value, r[0]))
+    return [AccountFinding(a, e, adj, adj <= alpha) for a, e, adj in ranked]
+
+
+class LogitWatermarkTest:
+    """The logits watermark's test on token-id sequences (generated tokens only).
+
+    Position i is scored with the ``context_width`` ids before it, so the first
+    ``context_width`` tokens of each sequence (whose context was the prompt) are skipped.
+    ``dedup=False`` counts repeated (context, token) units again: only for showing why that
+    is wrong (its null is not calibrated on repetitive text).
+    """
+
+    scheme = "logits"
+
+    def __init__(
+        self, key: bytes, gamma: float = 0.25, context_width: int = 1, *, dedup: bool = True
+    ) -> None:
+        self._green = GreenList(key, gamma, context_width)
+        self._dedup = dedup
+        self.key_id = key_id(key)
+
+    def units(self, sequences: Iterable[Sequence[int]]) -> TokenUnits:
+        """The scored (context ids, token) units of a corpus, deduplicated unless told not to.
+
+        They do not depend on the key: extract once, then ``score_units`` under many keys.
+        """
+        width = self._green.context_width
+        units: list[Unit] = [
+            (tuple(int(t) for t in seq[i - width : i]), int(seq[i]))
+            for seq in sequences
+            for i in range(width, len(seq))
+        ]
+        return TokenUnits.of(list(dict.fromkeys(units)) if self._dedup else units)
+
+    def score(self, items: Iterable[Sequence[int]]) -> Evidence:
+        return self.score_units(self.units(items))
+
+    def score_units(self, units: TokenUnits) -> Evidence:
+        n_green = int(self._green.green(units).sum()) if units else 0
+        return green_evidence(n_green, [(len(units), self._green.gamma)], "logits", self.key_id)

@@ -1,0 +1,99 @@
+"""``distillguard provenance``: did a suspect model learn from our watermarked outputs?"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+import orjson
+
+from distillguard.forensics.provenance import (
+    ProvenanceError,
+    ProvenanceReport,
+    default_prompts,
+    probe,
+    read_prompts,
+    read_texts,
+    run_provenance,
+)
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.option("--suspect-url", help="The suspect's OpenAI-compatible base URL (…/v1).")
+@click.option("--model", help="The suspect model's id (with --suspect-url).")
+@click.option("--suspect-texts", type=_FILE, help="Texts the suspect wrote (JSONL or lines).")
+@click.option(
+    "--secret-env",
+    default="DISTILLGUARD_WATERMARK_SECRET",
+    show_default=True,
+    help="Environment variable holding the provider's watermark secret.",
+)
+@click.option("--accounts", type=_FILE, help="Candidate account ids, one per line.")
+@click.option("--prompts", type=_FILE, help="Probe prompts (default: held-out ShareGPT).")
+@click.option("--probes", default=200, show_default=True, type=int)
+@click.option("--max-tokens", default=400, show_default=True, type=int)
+@click.option("--api-key-env", default="SUSPECT_API_KEY", show_default=True)
+@click.option("--alpha", default=0.01, show_default=True, type=float)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="JSON report.")
+def provenance(
+    suspect_url: str | None,
+    model: str | None,
+    suspect_texts: Path | None,
+    secret_env: str,
+    accounts: Path | None,
+    prompts: Path | None,
+    probes: int,
+    max_tokens: int,
+    api_key_env: str,
+    alpha: float,
+    out: Path | None,
+) -> None:
+    """Probe a suspect model (or read its texts) and test them for our watermark."""
+    secret = os.environ.get(secret_env, "")
+    if len(secret) < 16:
+        raise click.UsageError(f"set {secret_env} to the watermark secret (16+ characters)")
+    if (suspect_url is None) == (suspect_texts is None):
+        raise click.UsageError(
+            "give exactly one of --suspect-url (with --model) or --suspect-texts"
+        )
+    if not 0 < alpha < 1:
+        raise click.UsageError("--alpha must be between 0 and 1")
+    candidates = []
+    if accounts is not None:
+        candidates = [a.strip() for a in accounts.read_text().splitlines() if a.strip()]
+    try:
+        if suspect_texts is not None:
+            texts = read_texts(suspect_texts)
+        else:
+            if not model:
+                raise click.UsageError("--suspect-url needs --model")
+            asked = read_prompts(prompts)[:probes] if prompts else default_prompts(probes)
+            click.echo(f"probing {model} at {suspect_url} with {len(asked)} prompts…", err=True)
+            key = os.environ.get(api_key_env) or "none"
+            texts = list(probe(str(suspect_url), model, asked, api_key=key, max_tokens=max_tokens))
+        report = run_provenance(texts, secret.encode(), accounts=candidates, alpha=alpha)
+    except ProvenanceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print(report)
+    if out is not None:
+        out.write_bytes(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2))
+
+
+def _print(report: ProvenanceReport) -> None:
+    e = report.provider
+    click.echo(
+        f"{report.texts} texts, {report.words:,} words; {e.n_scored} distinct slots scored, "
+        f"{e.n_green} took our key's choice (expected {e.expected_green:.1f} by chance)"
+    )
+    verdict = "TRAINED ON OUR OUTPUTS" if report.trained_on_ours else "no evidence"
+    click.echo(f"provider key: z = {e.z:.2f}, p = {e.p_value:.3g} -> {verdict} at α={report.alpha}")
+    named = [f for f in report.accounts if f.named]
+    if report.accounts:
+        click.echo(f"accounts named ({len(named)} of {len(report.accounts)} tested, Holm):")
+        for f in named:
+            click.echo(
+                f"  {f.account_id}: p = {f.evidence.p_value:.3g} (adjusted {f.adjusted_p:.3g})"
+            )
