@@ -50,3 +50,17 @@ def test_invalid_config_is_a_clear_error(tmp_path: Path, text: str, fragment: st
     file.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=fragment):
         load_config(file)
+
+
+def test_watermark_config_needs_a_secret_and_reads_a_bare_off() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from distillguard.config import WatermarkConfig
+
+    assert WatermarkConfig.model_validate({"mode": False}).mode == "off"
+    with pytest.raises(ValidationError, match="secret"):
+        WatermarkConfig(mode="all")
+    with pytest.raises(ValidationError, match="secret"):
+        WatermarkConfig(mode="flagged", secret="short")
+    assert WatermarkConfig(mode="all", secret="x" * 16).per_account

@@ -198,6 +198,11 @@ class WatermarkConfig(_Model):
         "so provenance can name the accounts a suspect model learned from.",
     )
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
+
     @model_validator(mode="after")
     def _secret_when_on(self) -> WatermarkConfig:
         if self.mode != "off" and (not self.secret or len(self.secret) < 16):
