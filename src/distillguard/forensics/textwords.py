@@ -76,34 +76,30 @@ def match_phrase(
         return end, trail
     if trail:
         return None
-    n, pos = len(buf), end
+    pos = end
     for i, token in enumerate(tokens[1:], start=2):
-        if pos < n and buf[pos] != " ":
+        found = _word_after(buf, pos, final)
+        if not isinstance(found, tuple):
+            return found
+        word, trail, pos = found
+        if word != token or (trail and i < len(tokens)):
             return None
-        if pos + 1 >= n:
-            return NEED if not final else None
-        match = BLOB.match(buf, pos + 1)
-        if match is None or len(match.group()) == CAP:
-            return None
-        if match.end() == n and not final:
-            return NEED
-        parts = PARTS.fullmatch(match.group())
-        if parts is None or parts.group(1) or normalise(parts.group(2)) != token:
-            return None
-        trail = parts.group(3)
-        if trail and i < len(tokens):
-            return None
-        pos = match.end()
     return pos, trail
 
 
 def next_word(buf: str, pos: int, final: bool) -> str | None | Need:
     """The word right after ``pos`` (one space, no leading punctuation), normalised."""
+    found = _word_after(buf, pos, final)
+    return found[0] if isinstance(found, tuple) else found
+
+
+def _word_after(buf: str, pos: int, final: bool) -> tuple[str, str, int] | None | Need:
+    """The word one space after ``pos``: (normalised, its trailing punctuation, its end)."""
     n = len(buf)
-    if pos + 1 >= n:
-        return NEED if not final and (pos == n or buf[pos] == " ") else None
-    if buf[pos] != " ":
+    if pos < n and buf[pos] != " ":
         return None
+    if pos + 1 >= n:
+        return NEED if not final else None
     match = BLOB.match(buf, pos + 1)
     if match is None or len(match.group()) == CAP:
         return None
@@ -112,7 +108,7 @@ def next_word(buf: str, pos: int, final: bool) -> str | None | Need:
     parts = PARTS.fullmatch(match.group())
     if parts is None or parts.group(1):
         return None
-    return normalise(parts.group(2))
+    return normalise(parts.group(2)), parts.group(3), match.end()
 
 
 def _capital(text: str) -> str:
