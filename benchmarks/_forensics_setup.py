@@ -68,13 +68,13 @@ class Sizes:
 
 FULL: Final = Sizes(
     conversations=8000, pool=8000, reference=4000, probes=3000, budgets=(100, 300, 1000, 3000),
-    null_runs=500, null_chunk=15, wn_probes=400, ppl_answers=150, trace_share=1200,
-    trace_budgets=(300, 1000, 3000), teacher_answers=1500, tiny_steps=320,
+    null_runs=300, null_chunk=15, wn_probes=300, ppl_answers=100, trace_share=1000,
+    trace_budgets=(300, 1000, 3000), teacher_answers=1000, tiny_steps=320,
 )  # fmt: skip
 QUICK: Final = Sizes(
     conversations=2600, pool=2500, reference=1200, probes=1000, budgets=(100, 300, 600),
-    null_runs=200, null_chunk=5, wn_probes=40, ppl_answers=40, trace_share=300,
-    trace_budgets=(300, 600), teacher_answers=200, tiny_steps=0,
+    null_runs=200, null_chunk=5, wn_probes=40, ppl_answers=25, trace_share=250,
+    trace_budgets=(200, 500), teacher_answers=200, tiny_steps=0,
 )  # fmt: skip
 
 
