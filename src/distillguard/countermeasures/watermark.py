@@ -123,12 +123,11 @@ class Watermarking:
     """Who gets the watermark, under which keys (``watermark`` in the gateway config)."""
 
     def __init__(self, mode: str, secret: str, *, per_account: bool = True) -> None:
+        from distillguard.forensics.keys import TextKeys
         from distillguard.forensics.synonyms import Lexicon
 
         self.mode = mode
         self.per_account = per_account
-        from distillguard.forensics.keys import TextKeys
-
         self._secret = secret.encode()
         self._lexicon = Lexicon.load()
         TextKeys.from_secret(self._secret)  # a bad secret fails at start-up, not on a request

@@ -176,11 +176,11 @@ async def chat_completions(request: Request) -> Response:
             raise GatewayError(
                 502, "The model server returned invalid JSON.", "api_error", "upstream_invalid"
             ) from exc
-        if degrade is not None and isinstance(completion, dict):
-            completion = degrade_response(completion, degrade)
-            content = orjson.dumps(completion)
-        if mark is not None and isinstance(completion, dict):
-            completion = watermark_completion(completion, mark)
+        if isinstance(completion, dict) and (degrade is not None or mark is not None):
+            if degrade is not None:
+                completion = degrade_response(completion, degrade)
+            if mark is not None:
+                completion = watermark_completion(completion, mark)
             content = orjson.dumps(completion)
         apply_completion(draft, completion)
         draft.status = answer.status_code
