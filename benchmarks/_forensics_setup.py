@@ -57,7 +57,7 @@ class Sizes:
     wn_probes: int
     ppl_answers: int
     trace_share: int  # answers each traitor harvested (and clean answers added)
-    trace_budgets: tuple[int, ...]
+    trace_budgets: tuple[int, ...]  # answers (beyond the probes: a second draw per prompt)
     teacher_answers: int
     tiny_steps: int  # 0: no transformer
     trace_trials: int = 20
@@ -69,12 +69,12 @@ class Sizes:
 FULL: Final = Sizes(
     conversations=8000, pool=8000, reference=4000, probes=3000, budgets=(100, 300, 1000, 3000),
     null_runs=300, null_chunk=15, wn_probes=300, ppl_answers=100, trace_share=1000,
-    trace_budgets=(300, 1000, 3000), teacher_answers=1000, tiny_steps=320,
+    trace_budgets=(300, 1000, 3000, 6000), teacher_answers=1000, tiny_steps=320,
 )  # fmt: skip
 QUICK: Final = Sizes(
     conversations=2600, pool=2500, reference=1200, probes=1000, budgets=(100, 300, 600),
     null_runs=200, null_chunk=5, wn_probes=40, ppl_answers=25, trace_share=250,
-    trace_budgets=(200, 500), teacher_answers=200, tiny_steps=0,
+    trace_budgets=(200, 500, 1000, 2000), teacher_answers=200, tiny_steps=0,
 )  # fmt: skip
 
 

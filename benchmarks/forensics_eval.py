@@ -411,8 +411,10 @@ def trace_corpus(setup: Setup, trial: int) -> tuple[frozenset[str], list[Ids]]:
     return frozenset(traitors), corpus
 
 
-def trace(setup: Setup, student: str, traitors: frozenset[str], texts: list[str]) -> Trace:
-    found = score_accounts(texts, setup.lexicon, setup.provider, ACCOUNTS, alpha=ALPHA)
+def trace(
+    setup: Setup, student: str, traitors: frozenset[str], texts: list[str], *, vote: bool = True
+) -> Trace:
+    found = score_accounts(texts, setup.lexicon, setup.provider, ACCOUNTS, alpha=ALPHA, vote=vote)
     named = frozenset(f.account_id for f in found if f.named)
     top3 = sum(f.account_id in traitors for f in found[:3])
     p = tuple(f.evidence.p_value for f in found if f.account_id in traitors)
@@ -420,20 +422,32 @@ def trace(setup: Setup, student: str, traitors: frozenset[str], texts: list[str]
 
 
 def tracing(setup: Setup, first: tuple[frozenset[str], list[Ids]]) -> list[Trace]:
+    """Each trial's student answers every probe prompt once per round (a fresh draw each round)
+    until the largest budget of answers is reached; budgets count answers."""
     outcomes = []
+    probes = min(len(setup.probes), max(setup.sizes.trace_budgets))
+    rounds = -(-max(setup.sizes.trace_budgets) // probes)
     for trial in range(setup.sizes.trace_trials):
         traitors, corpus = first if trial == 0 else trace_corpus(setup, trial)
         model = NGramStudent.fit(corpus, setup.tokenizer.vocab_size, 3)
-        texts = setup.sample(model, max(setup.sizes.trace_budgets), 41, trial)
+        texts = [
+            text
+            for r in range(rounds)
+            for text in setup.sample(model, probes, 41, trial, *((r,) if r else ()))
+        ]
         outcomes += [trace(setup, "3-gram", traitors, texts[:b]) for b in setup.sizes.trace_budgets]
-        log(f"tracing trial {trial}: {sorted(traitors)} -> named {sorted(outcomes[-1].named)}")
+        largest = texts[: max(setup.sizes.trace_budgets)]
+        outcomes.append(
+            trace(setup, "3-gram, unweighted first occurrences", traitors, largest, vote=False)
+        )
+        log(f"tracing trial {trial}: {sorted(traitors)} -> named {sorted(outcomes[-2].named)}")
     return outcomes
 
 
 def tracing_table(setup: Setup, outcomes: list[Trace], summary: list[str]) -> Table:
     table = Table(
         f"4. Traitor tracing: 3 leaking accounts among {len(ACCOUNTS)}, Holm at α = {ALPHA}",
-        "student | prompts | trials | exactly the 3 named | ≥ 1 innocent named | "
+        "student | answers | trials | exactly the 3 named | ≥ 1 innocent named | "
         "true accounts missed | trials missing 0/1/2/3 | traitors in top 3 | traitor p (median)",
     )
     groups: dict[tuple[str, int], list[Trace]] = {}
@@ -458,7 +472,7 @@ def tracing_table(setup: Setup, outcomes: list[Trace], summary: list[str]) -> Ta
             )
         )
         summary.append(
-            f"{student} @ {budget} prompts: exactly 3 named {exact}/{len(group)}, "
+            f"{student} @ {budget} answers: exactly 3 named {exact}/{len(group)}, "
             f"innocent named {innocent}/{len(group)}, missed {sum(missed)}/"
             f"{3 * len(group)}"
         )

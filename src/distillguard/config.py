@@ -197,6 +197,13 @@ class WatermarkConfig(_Model):
         description="Half of the marked word choices follow a key derived from the account, "
         "so provenance can name the accounts a suspect model learned from.",
     )
+    lexicon: Path | None = Field(
+        default=None,
+        description="A private synonym lexicon (the format of the packaged "
+        "forensics/synonyms.yaml). Whoever knows the sets can rewrite every slot and scrub the "
+        "mark, so a provider that cares ships its own and gives it to `distillguard "
+        "provenance --lexicon` too. Default: the packaged, public lexicon.",
+    )
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -326,7 +333,21 @@ def load_config(path: Path | str | None, *, base_dir: Path | None = None) -> Gat
         config = GatewayConfig.model_validate(substitute_env(raw))
     except ValueError as exc:
         raise ConfigError(f"invalid config {file}: {exc}") from exc
-    return resolve_paths(config, base_dir or file.parent)
+    config = resolve_paths(config, base_dir or file.parent)
+    _check_lexicon(config.watermark)
+    return config
+
+
+def _check_lexicon(watermark: WatermarkConfig) -> None:
+    """A private lexicon is read at start-up, so a broken file stops the gateway there."""
+    if watermark.mode == "off" or watermark.lexicon is None:
+        return
+    from distillguard.forensics.synonyms import Lexicon
+
+    try:
+        Lexicon.load(watermark.lexicon)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"watermark.lexicon {watermark.lexicon}: {exc}") from exc
 
 
 def resolve_paths(config: GatewayConfig, base_dir: Path) -> GatewayConfig:
@@ -343,6 +364,11 @@ def resolve_paths(config: GatewayConfig, base_dir: Path) -> GatewayConfig:
                     "policy_file": fix(config.response.policy_file)
                     if config.response.policy_file
                     else None,
+                }
+            ),
+            "watermark": config.watermark.model_copy(
+                update={
+                    "lexicon": fix(config.watermark.lexicon) if config.watermark.lexicon else None
                 }
             ),
             "detection": config.detection.model_copy(

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 import orjson
+import yaml
 
+from distillguard.forensics.detect import MAX_UNIT_WEIGHT
 from distillguard.forensics.provenance import (
     ProvenanceError,
     ProvenanceReport,
@@ -17,6 +19,7 @@ from distillguard.forensics.provenance import (
     read_texts,
     run_provenance,
 )
+from distillguard.forensics.synonyms import Lexicon
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -32,6 +35,9 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Environment variable holding the provider's watermark secret.",
 )
 @click.option("--accounts", type=_FILE, help="Candidate account ids, one per line.")
+@click.option(
+    "--lexicon", type=_FILE, help="The gateway's private lexicon (watermark.lexicon), if any."
+)
 @click.option("--prompts", type=_FILE, help="Probe prompts (default: held-out ShareGPT).")
 @click.option("--probes", default=200, show_default=True, type=int)
 @click.option("--max-tokens", default=400, show_default=True, type=int)
@@ -44,6 +50,7 @@ def provenance(
     suspect_texts: Path | None,
     secret_env: str,
     accounts: Path | None,
+    lexicon: Path | None,
     prompts: Path | None,
     probes: int,
     max_tokens: int,
@@ -61,6 +68,10 @@ def provenance(
         )
     if not 0 < alpha < 1:
         raise click.UsageError("--alpha must be between 0 and 1")
+    try:
+        words = Lexicon.load(lexicon)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise click.UsageError(f"--lexicon {lexicon}: {exc}") from exc
     candidates = []
     if accounts is not None:
         candidates = [a.strip() for a in accounts.read_text().splitlines() if a.strip()]
@@ -74,7 +85,9 @@ def provenance(
             click.echo(f"probing {model} at {suspect_url} with {len(asked)} prompts…", err=True)
             key = os.environ.get(api_key_env) or "none"
             texts = list(probe(str(suspect_url), model, asked, api_key=key, max_tokens=max_tokens))
-        report = run_provenance(texts, secret.encode(), accounts=candidates, alpha=alpha)
+        report = run_provenance(
+            texts, secret.encode(), accounts=candidates, alpha=alpha, lexicon=words
+        )
     except ProvenanceError as exc:
         raise click.ClickException(str(exc)) from exc
     _print(report)
@@ -85,8 +98,9 @@ def provenance(
 def _print(report: ProvenanceReport) -> None:
     e = report.provider
     click.echo(
-        f"{report.texts} texts, {report.words:,} words; {e.n_scored} distinct slots scored, "
-        f"{e.n_green} took our key's choice (expected {e.expected_green:.1f} by chance)"
+        f"{report.texts} texts, {report.words:,} words; {e.n_scored} slot uses scored (each "
+        f"distinct slot up to {MAX_UNIT_WEIGHT} times, on its most used word), {e.n_green} took "
+        f"our key's choice (expected {e.expected_green:.1f} by chance)"
     )
     verdict = "TRAINED ON OUR OUTPUTS" if report.trained_on_ours else "no evidence"
     click.echo(f"provider key: z = {e.z:.2f}, p = {e.p_value:.3g} -> {verdict} at α={report.alpha}")

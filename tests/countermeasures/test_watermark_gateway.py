@@ -198,3 +198,70 @@ def test_provenance_probes_a_suspect_and_names_the_account(
     monkeypatch.delenv("DISTILLGUARD_WATERMARK_SECRET")
     unkeyed = runner.invoke(main, ["provenance", "--suspect-texts", str(texts)])
     assert unkeyed.exit_code != 0 and "DISTILLGUARD_WATERMARK_SECRET" in unkeyed.output
+
+
+PRIVATE_LEXICON = """
+sets:  # spelling variants, mostly: a provider's own choice of interchangeable forms
+  - {members: [behavior, behaviour]}
+  - {members: [organize, organise]}
+  - {members: [optimize, optimise]}
+  - {members: [color, colour]}
+  - {members: [analyze, analyse]}
+  - {members: [center, centre]}
+  - {members: [favorite, favourite]}
+  - {members: [behaviors, behaviours]}
+  - {members: [the following, the below], only_before: [steps, code, example, examples]}
+  - {members: [a few, several], only_before: [ways, things, steps, examples, reasons, tips, options, factors, days, times, minutes]}
+  - {members: [in other words, put differently], position: sentence, trail: [","]}
+  - {members: [is able to, can], only_after: [it, this, that, he, she, which, who]}
+"""
+
+def test_a_private_lexicon_marks_and_is_needed_to_find_the_mark(
+    tmp_path: Path,
+    upstream: str,
+    conversations: list[Conversation],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A provider's own sets (`watermark.lexicon`) mark the answers; provenance finds them only
+    when given the same file (`--lexicon`); a broken file fails at start-up and in the CLI."""
+    from click.testing import CliRunner
+
+    from distillguard.cli import main
+    from distillguard.config import ConfigError, load_config
+
+    private = tmp_path / "private.yaml"
+    private.write_text(PRIVATE_LEXICON)
+    config = gateway_config(
+        tmp_path, upstream, watermark=WatermarkConfig(mode="all", secret=SECRET, lexicon=private)
+    )
+    prompts = [next(c.exchanges()).prompt for c in conversations]
+    with running_gateway(config, ACCOUNTS) as gw:
+        served = [ask(gw.base_url, gw.keys["alice"], p) for p in prompts]
+    expected = TextWatermarker.from_secret(Lexicon.load(private), SECRET.encode(), "alice")
+    originals = [ask(upstream + "/v1", "unused", p) for p in prompts]
+    assert served == [expected.watermark(o) for o in originals]  # the private sets, not ours
+    assert sum(s != o for s, o in zip(served, originals, strict=True)) >= 8
+
+    texts = tmp_path / "served.jsonl"
+    texts.write_bytes(b"\n".join(orjson.dumps({"text": s}) for s in served))
+    monkeypatch.setenv("DISTILLGUARD_WATERMARK_SECRET", SECRET)
+    runner = CliRunner()
+    found = runner.invoke(
+        main, ["provenance", "--suspect-texts", str(texts), "--lexicon", str(private)]
+    )
+    assert found.exit_code == 0 and "TRAINED ON OUR OUTPUTS" in found.output, found.output
+    ours = {entry.key for entry in Lexicon.load().sets}
+    assert not ours & {entry.key for entry in Lexicon.load(private).sets}  # no set shared
+    packaged = TextWatermarkTest(Lexicon.load(), SECRET.encode()).score(served)
+    assert packaged.p_value > 0.01  # the public lexicon cannot see the private mark
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sets:\n  - {members: [it is]}\n")  # a set needs two members
+    bad = runner.invoke(
+        main, ["provenance", "--suspect-texts", str(texts), "--lexicon", str(broken)]
+    )
+    assert bad.exit_code != 0 and "two or more" in bad.output
+    yaml_file = tmp_path / "gateway.yaml"
+    yaml_file.write_text(f"watermark: {{mode: all, secret: {SECRET}, lexicon: broken.yaml}}\n")
+    with pytest.raises(ConfigError, match="broken.yaml.*two or more"):
+        load_config(yaml_file)  # relative to the config's folder, like every path in it

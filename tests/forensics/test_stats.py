@@ -17,15 +17,17 @@ from distillguard.forensics.stats import (
 )
 
 
-def exact_tail(x: int, groups: list[tuple[int, Fraction]]) -> Fraction:
-    """P(X >= x) by dynamic programming over rationals: the reference."""
+def exact_tail(
+    x: int, groups: list[tuple[int, Fraction]], weights: list[int] | None = None
+) -> Fraction:
+    """P(X >= x) by dynamic programming over rationals, one unit at a time: the reference."""
     dist = [Fraction(1)]
-    for n, p in groups:
+    for (n, p), w in zip(groups, weights or [1] * len(groups), strict=True):
         for _ in range(n):
-            nxt = [Fraction(0)] * (len(dist) + 1)
+            nxt = [Fraction(0)] * (len(dist) + w)
             for k, mass in enumerate(dist):
                 nxt[k] += mass * (1 - p)
-                nxt[k + 1] += mass * p
+                nxt[k + w] += mass * p
             dist = nxt
     return sum(dist[x:], Fraction(0))
 
@@ -38,6 +40,28 @@ def test_poisson_binomial_tail_is_exact(x: int) -> None:
     p, exact = upper_tail(x, [(n, float(q)) for n, q in GROUPS])
     assert exact
     assert p == pytest.approx(float(exact_tail(x, GROUPS)), rel=1e-12)
+
+
+@pytest.mark.parametrize("x", [0, 1, 5, 11, 17, 24, 30, 35, 36])
+def test_weighted_tail_is_exact(x: int) -> None:
+    weights = [1, 2, 3, 4]
+    p, exact = upper_tail(x, [(n, float(q), w) for (n, q), w in zip(GROUPS, weights, strict=True)])
+    assert exact
+    assert p == pytest.approx(float(exact_tail(x, GROUPS, weights)), rel=1e-12)
+
+
+def test_equal_weights_and_probabilities_use_the_binomial() -> None:
+    # 3 * Binomial(50, 1/2) >= x  <=>  Binomial >= ceil(x / 3)
+    for x in (0, 75, 76, 78, 150):
+        p, exact = upper_tail(x, [(20, 0.5, 3), (30, 0.5, 3)])
+        assert exact
+        reference = float(exact_tail(x, [(50, Fraction(1, 2))], [3]))
+        assert p == pytest.approx(max(P_FLOOR, reference), rel=1e-12)
+
+
+def test_weights_must_be_positive_whole_numbers() -> None:
+    with pytest.raises(ValueError, match="weight"):
+        upper_tail(3, [(10, 0.5, 0)])
 
 
 def test_far_tail_keeps_relative_precision() -> None:

@@ -13,6 +13,7 @@ or at the latest when the stream ends.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 TEXT_FIELDS = ("content", "reasoning_content", "reasoning")
@@ -122,14 +123,16 @@ class StreamWatermark:
 class Watermarking:
     """Who gets the watermark, under which keys (``watermark`` in the gateway config)."""
 
-    def __init__(self, mode: str, secret: str, *, per_account: bool = True) -> None:
+    def __init__(
+        self, mode: str, secret: str, *, per_account: bool = True, lexicon: Path | None = None
+    ) -> None:
         from distillguard.forensics.keys import TextKeys
         from distillguard.forensics.synonyms import Lexicon
 
         self.mode = mode
         self.per_account = per_account
         self._secret = secret.encode()
-        self._lexicon = Lexicon.load()
+        self._lexicon = Lexicon.load(lexicon)  # None: the packaged lexicon
         TextKeys.from_secret(self._secret)  # a bad secret fails at start-up, not on a request
 
     def for_request(self, action: str, account_id: str) -> MakeStream | None:

@@ -1,12 +1,24 @@
 """One detection interface for both watermarks: score a corpus under a key, get ``Evidence``.
 
 A test counts scored units that took the key's choice ("green") and asks how likely that many
-would be without the watermark. Units are deduplicated across the whole corpus, keeping the
-first occurrence: a repeated (context, set) slot or (context ids, token) pair is one draw of
-the key's choice, not many, so counting repeats would inflate the count's variance and make
-the test fire on unwatermarked but repetitive text (Sander et al. 2024 found the same for
-token watermarks). With deduplication every unit is green independently with a known
-probability under the null, and ``stats.upper_tail`` is exact.
+would be without the watermark. Units are deduplicated across the whole corpus: a repeated
+(context, set) slot or (context ids, token) pair is one draw of the key's choice, not many, so
+counting repeats would inflate the count's variance and make the test fire on unwatermarked
+but repetitive text (Sander et al. 2024 found the same for token watermarks).
+
+A text unit seen several times votes: it is scored on the member the corpus wrote there most
+often (ties to the member seen first). The vote reads only the text, never the key, so under
+the null the key's choice is still uniform over the set and independent between units, and
+``stats.upper_tail`` stays exact. Under the alternative the vote is far more reliable than one
+occurrence: a student that learnt the key's choice at a context with probability 0.6 writes it
+at one occurrence with probability 0.6, but wins the vote over ten with probability 0.63-0.83,
+and over many with probability 1; where several keys' choices were mixed into the training
+data (several leaking accounts), the vote follows their majority. For the same reason a unit
+seen more often weighs more: its weight is the number of times the corpus used it, up to
+``MAX_UNIT_WEIGHT``, and the test counts weighted green units. The weights, too, read only the
+text, so the null stays exact (``stats`` convolves the scaled binomials). On a student trained
+on three leaking accounts' answers, weighting took the traitors' p-values down by one to two
+orders of magnitude (``benchmarks/forensics_eval.py``, tracing).
 
 Text slots belong to the provider or the account layer (``keys.TextKeys``): a provider test
 counts only provider-layer slots, an account test only account-layer slots, so the two
@@ -36,6 +48,7 @@ from distillguard.forensics.synonyms import Lexicon
 from distillguard.forensics.textscan import FoundSlot, find_slots
 
 __all__ = [
+    "MAX_UNIT_WEIGHT",
     "AccountFinding",
     "Layer",
     "LogitWatermarkTest",
@@ -49,6 +62,8 @@ __all__ = [
 
 T_contra = TypeVar("T_contra", contravariant=True)
 Layer = Literal["provider", "account", "all"]
+MAX_UNIT_WEIGHT = 4
+"""A text unit used this many times or more weighs this much (a vote over 4+ is reliable)."""
 
 
 class WatermarkTest(Protocol[T_contra]):
@@ -62,11 +77,12 @@ class WatermarkTest(Protocol[T_contra]):
 
 @dataclass(frozen=True, slots=True)
 class TextUnit:
-    """One distinct (context, set) slot of a corpus and the member first seen there."""
+    """One distinct (context, set) slot of a corpus and the member the corpus wrote there."""
 
     message: bytes  # (context, set) as hashed: the deduplication key
     size: int
     index: int
+    weight: int = 1  # uses of the unit in the corpus, capped at MAX_UNIT_WEIGHT
 
 
 def text_slots(texts: Iterable[str], lexicon: Lexicon) -> list[FoundSlot]:
@@ -74,14 +90,27 @@ def text_slots(texts: Iterable[str], lexicon: Lexicon) -> list[FoundSlot]:
     return [slot for text in texts for slot in find_slots(text, lexicon)]
 
 
-def text_units(slots: Iterable[FoundSlot]) -> list[TextUnit]:
-    """The corpus's distinct units, first occurrence kept (key-independent: compute once)."""
-    units: dict[bytes, TextUnit] = {}
+def text_units(slots: Iterable[FoundSlot], *, vote: bool = True) -> list[TextUnit]:
+    """The corpus's distinct units, each with its plurality member and its weight
+    (key-independent: compute once, score under many keys).
+
+    ``vote=False`` keeps the first occurrence's member and weighs every unit 1, as the test
+    did before votes and weights: for comparing the two.
+    """
+    counts: dict[bytes, Counter[int]] = {}
+    sizes: dict[bytes, int] = {}
     for slot in slots:
         message = slot_message(slot.context, slot.entry.key)
-        if message not in units:
-            units[message] = TextUnit(message, len(slot.entry.members), slot.index)
-    return list(units.values())
+        if message not in counts:
+            counts[message], sizes[message] = Counter(), len(slot.entry.members)
+        counts[message][slot.index] += 1
+    # Counter.most_common keeps insertion order among equal counts: ties go to the first seen.
+    if not vote:
+        return [TextUnit(m, sizes[m], next(iter(c))) for m, c in counts.items()]
+    return [
+        TextUnit(m, sizes[m], c.most_common(1)[0][0], min(c.total(), MAX_UNIT_WEIGHT))
+        for m, c in counts.items()
+    ]
 
 
 def _in_layer(units: Iterable[TextUnit], keys: TextKeys, layer: Layer) -> list[TextUnit]:
@@ -92,12 +121,13 @@ def _in_layer(units: Iterable[TextUnit], keys: TextKeys, layer: Layer) -> list[T
 
 
 def _evidence(units: Sequence[TextUnit], choice_key: bytes, name: str) -> Evidence:
-    sizes: Counter[int] = Counter()
+    kinds: Counter[tuple[int, int]] = Counter()
     green = 0
     for unit in units:
-        sizes[unit.size] += 1
-        green += green_index(choice_key, unit.message, unit.size) == unit.index
-    groups = [(n, 1.0 / size) for size, n in sorted(sizes.items())]
+        kinds[unit.size, unit.weight] += 1
+        if green_index(choice_key, unit.message, unit.size) == unit.index:
+            green += unit.weight
+    groups = [(n, 1.0 / size, weight) for (size, weight), n in sorted(kinds.items())]
     return green_evidence(green, groups, "text", name)
 
 
@@ -161,15 +191,19 @@ def score_accounts(
     account_ids: Iterable[str],
     *,
     alpha: float = 0.01,
+    vote: bool = True,
 ) -> list[AccountFinding]:
     """Test every candidate account's key on a corpus; most significant first.
 
     An account is named when its Holm-adjusted p-value is at most ``alpha``: the chance of
     naming any account whose key did not watermark the corpus is then at most ``alpha``.
+    ``vote=False`` scores first occurrences, unweighted (``text_units``): for comparison.
     """
     ids = list(dict.fromkeys(account_ids))
     units = _in_layer(  # the layer split is the provider's, the same for every account
-        text_units(text_slots(texts, lexicon)), TextKeys.from_secret(provider_secret), "account"
+        text_units(text_slots(texts, lexicon), vote=vote),
+        TextKeys.from_secret(provider_secret),
+        "account",
     )
     found = []
     for account in ids:

@@ -17,6 +17,7 @@ The attacker's watermark neutralisation lives in ``neutralisation.py``.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ from distillguard.forensics.detect import (
     text_units,
 )
 from distillguard.forensics.keys import TextKeys, slot_message
-from distillguard.forensics.stats import Evidence, upper_tail
+from distillguard.forensics.stats import Evidence, Group, upper_tail
 from distillguard.forensics.students import (
     BOS,
     EOS,
@@ -210,7 +211,7 @@ def calibration(p_values: Sequence[float], alpha: float = 0.01) -> Calibration:
     )
 
 
-def _randomised(evidence: Evidence, groups: list[tuple[int, float]], u: float) -> float:
+def _randomised(evidence: Evidence, groups: Sequence[Group], u: float) -> float:
     """P(X > x) + u P(X = x): exactly Uniform(0, 1) under the null, unlike the discrete p."""
     above = (
         upper_tail(evidence.n_green + 1, groups)[0] if evidence.n_green < evidence.n_scored else 0.0
@@ -232,8 +233,8 @@ def text_null(
         test = TextWatermarkTest(lexicon, secret)
         evidence = test.score_units(units)
         keys = TextKeys.from_secret(secret)
-        sizes = np.bincount([u.size for u in units if not keys.is_account_slot(u.message)])
-        groups = [(int(n), 1.0 / s) for s, n in enumerate(sizes) if n]
+        kinds = Counter((u.size, u.weight) for u in units if not keys.is_account_slot(u.message))
+        groups: list[Group] = [(n, 1.0 / size, w) for (size, w), n in sorted(kinds.items())]
         out["dedup"].append(evidence.p_value)
         out["dedup, randomised"].append(_randomised(evidence, groups, rng.random()))
         out["no dedup"].append(test.score_units(every).p_value)

@@ -2,9 +2,12 @@
 
 Under the null hypothesis each scored unit is green independently with a known probability
 (1/|set| for a text slot, gamma for a token), so the green count is a sum of binomials, one per
-probability: a Poisson-binomial distribution. Its upper tail is computed exactly, by
-convolving the binomial pmfs (every term is positive, so tiny tails keep their relative
-precision), and with ``scipy.stats.binom`` when all probabilities are equal. Only when the
+probability: a Poisson-binomial distribution. A unit may also carry a whole-number weight
+fixed before the key is looked at (the text test weighs a unit by how often the corpus used
+it); the statistic is then the weighted green count, a sum of scaled binomials. Its upper tail
+is computed exactly, by convolving the (scaled) binomial pmfs (every term is positive, so tiny
+tails keep their relative precision), and with ``scipy.stats.binom`` when all probabilities
+and weights are equal. Only when the
 convolution would cost more than ``EXACT_BUDGET`` multiply-adds does a normal approximation
 (with continuity correction) take over, and ``Evidence.exact`` says so.
 
@@ -28,6 +31,7 @@ __all__ = [
     "EXACT_BUDGET",
     "P_FLOOR",
     "Evidence",
+    "Group",
     "green_evidence",
     "holm_adjust",
     "upper_tail",
@@ -36,16 +40,17 @@ __all__ = [
 P_FLOOR: Final = sys.float_info.min
 EXACT_BUDGET: Final = 200_000_000  # multiply-adds, about a second of np.convolve
 
-Group = tuple[int, float]
-"""(number of units, probability each is green under the null)."""
+Group = tuple[int, float] | tuple[int, float, int]
+"""(number of units, probability each is green under the null[, each unit's weight, default 1])."""
+_Weighted = tuple[int, float, int]
 
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """What a watermark test found in a corpus under one key."""
 
-    n_scored: int  # distinct units scored
-    n_green: int  # of those, how many took the key's choice
+    n_scored: int  # units scored (weighted: the sum of their weights)
+    n_green: int  # of those, how many took the key's choice (weighted likewise)
     expected_green: float  # the mean green count without the watermark
     z: float  # (n_green - expected) / standard deviation
     p_value: float  # P(green count >= n_green | no watermark), never below P_FLOOR
@@ -58,36 +63,36 @@ class Evidence:
 
 
 def green_evidence(n_green: int, groups: Sequence[Group], scheme: str, key_id: str) -> Evidence:
-    """Evidence for ``n_green`` green units out of units in ``groups``."""
-    groups = [(n, p) for n, p in groups if n > 0]
-    n_scored = sum(n for n, _ in groups)
+    """Evidence for a (weighted) green count ``n_green`` out of the units in ``groups``."""
+    weighted = _weighted(groups)
+    n_scored = sum(n * w for n, _, w in weighted)
     if not 0 <= n_green <= n_scored:
         raise ValueError(f"{n_green} green units out of {n_scored}")
-    mean = sum(n * p for n, p in groups)
-    sd = math.sqrt(sum(n * p * (1.0 - p) for n, p in groups))
+    mean, sd = _moments(weighted)
     z = (n_green - mean) / sd if sd > 0 else 0.0
-    p_value, exact = upper_tail(n_green, groups)
+    p_value, exact = upper_tail(n_green, weighted)
     return Evidence(n_scored, n_green, mean, z, p_value, scheme, key_id, exact)
 
 
 def upper_tail(x: int, groups: Sequence[Group], budget: int = EXACT_BUDGET) -> tuple[float, bool]:
-    """P(X >= x) for X a sum of Binomial(n, p) over groups; and whether it is exact."""
-    groups = [(n, p) for n, p in groups if n > 0]
-    total = sum(n for n, _ in groups)
+    """P(X >= x) for X a sum of w * Binomial(n, p) over groups; and whether it is exact."""
+    weighted = _weighted(groups)
+    total = sum(n * w for n, _, w in weighted)
     if x <= 0:
         return 1.0, True
     if x > total:
         return P_FLOOR, True
-    if len({p for _, p in groups}) == 1:
-        p = groups[0][1]
-        return _floor(float(stats.binom.sf(x - 1, total, p))), True
-    pmfs = [_pmf(n, p) for n, p in sorted(groups)]
+    if len({(p, w) for _, p, w in weighted}) == 1:
+        _, p, w = weighted[0]
+        n = total // w
+        return _floor(float(stats.binom.sf(math.ceil(x / w) - 1, n, p))), True
+    pmfs = [_pmf(n, p, w) for n, p, w in sorted(weighted)]
     cost, width = 0, 1
     for _, pmf in pmfs:
         cost += width * len(pmf)
         width += len(pmf) - 1
     if cost > budget:
-        return _normal_tail(x, groups), False
+        return _normal_tail(x, weighted), False
     offset, dist = 0, np.ones(1)
     for lo, pmf in pmfs:
         dist = np.convolve(dist, pmf)
@@ -98,17 +103,37 @@ def upper_tail(x: int, groups: Sequence[Group], budget: int = EXACT_BUDGET) -> t
     return _floor(float(dist[start:].sum())), True
 
 
-def _pmf(n: int, p: float) -> tuple[int, npt.NDArray[np.float64]]:
-    """A binomial pmf trimmed to where it is not 0.0 in floating point, and its first index."""
+def _weighted(groups: Sequence[Group]) -> list[_Weighted]:
+    out: list[_Weighted] = []
+    for group in groups:
+        n, p, w = (*group, 1) if len(group) == 2 else group
+        if w < 1:
+            raise ValueError(f"a unit's weight must be a positive whole number, not {w}")
+        if n > 0:
+            out.append((n, p, w))
+    return out
+
+
+def _moments(groups: Sequence[_Weighted]) -> tuple[float, float]:
+    mean = sum(n * p * w for n, p, w in groups)
+    return mean, math.sqrt(sum(n * p * (1.0 - p) * w * w for n, p, w in groups))
+
+
+def _pmf(n: int, p: float, w: int = 1) -> tuple[int, npt.NDArray[np.float64]]:
+    """The pmf of w * Binomial(n, p), trimmed to where it is not 0.0 in floating point, and
+    its first index."""
     pmf = np.asarray(stats.binom.pmf(np.arange(n + 1), n, p), dtype=np.float64)
     nonzero = np.flatnonzero(pmf)
     lo, hi = int(nonzero[0]), int(nonzero[-1])
-    return lo, pmf[lo : hi + 1]
+    if w == 1:
+        return lo, pmf[lo : hi + 1]
+    scaled = np.zeros((hi - lo) * w + 1)
+    scaled[::w] = pmf[lo : hi + 1]
+    return lo * w, scaled
 
 
-def _normal_tail(x: int, groups: Sequence[Group]) -> float:
-    mean = sum(n * p for n, p in groups)
-    sd = math.sqrt(sum(n * p * (1.0 - p) for n, p in groups))
+def _normal_tail(x: int, groups: Sequence[_Weighted]) -> float:
+    mean, sd = _moments(groups)
     return _floor(float(stats.norm.sf((x - 0.5 - mean) / sd)))
 
 

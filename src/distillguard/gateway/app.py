@@ -115,7 +115,7 @@ def watermarking(config: GatewayConfig) -> Watermarking | None:
     wm = config.watermark
     if wm.mode == "off" or wm.secret is None:
         return None
-    return Watermarking(wm.mode, wm.secret, per_account=wm.per_account)
+    return Watermarking(wm.mode, wm.secret, per_account=wm.per_account, lexicon=wm.lexicon)
 
 
 async def chat_completions(request: Request) -> Response:
