@@ -14,6 +14,7 @@ from distillguard.forensics.provenance import (
     ProvenanceError,
     ProvenanceReport,
     default_prompts,
+    default_reference,
     probe,
     read_prompts,
     read_texts,
@@ -39,6 +40,18 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     "--lexicon", type=_FILE, help="The gateway's private lexicon (watermark.lexicon), if any."
 )
 @click.option("--prompts", type=_FILE, help="Probe prompts (default: held-out ShareGPT).")
+@click.option(
+    "--reference-texts",
+    type=_FILE,
+    help="Clean texts to calibrate the key on (default: held-out ShareGPT answers).",
+)
+@click.option(
+    "--calibration-subsets",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Random subsets of the reference texts the key is tested on; 0: no calibration.",
+)
 @click.option("--probes", default=200, show_default=True, type=int)
 @click.option("--max-tokens", default=400, show_default=True, type=int)
 @click.option("--api-key-env", default="SUSPECT_API_KEY", show_default=True)
@@ -52,6 +65,8 @@ def provenance(
     accounts: Path | None,
     lexicon: Path | None,
     prompts: Path | None,
+    reference_texts: Path | None,
+    calibration_subsets: int,
     probes: int,
     max_tokens: int,
     api_key_env: str,
@@ -85,9 +100,13 @@ def provenance(
             click.echo(f"probing {model} at {suspect_url} with {len(asked)} prompts…", err=True)
             key = os.environ.get(api_key_env) or "none"
             texts = list(probe(str(suspect_url), model, asked, api_key=key, max_tokens=max_tokens))
+        reference: list[str] = []
+        if calibration_subsets:
+            reference = read_texts(reference_texts) if reference_texts else default_reference()
         report = run_provenance(
-            texts, secret.encode(), accounts=candidates, alpha=alpha, lexicon=words
-        )
+            texts, secret.encode(), accounts=candidates, alpha=alpha, lexicon=words,
+            reference=reference, subsets=calibration_subsets,
+        )  # fmt: skip
     except ProvenanceError as exc:
         raise click.ClickException(str(exc)) from exc
     _print(report)
@@ -104,6 +123,19 @@ def _print(report: ProvenanceReport) -> None:
     )
     verdict = "TRAINED ON OUR OUTPUTS" if report.trained_on_ours else "no evidence"
     click.echo(f"provider key: z = {e.z:.2f}, p = {e.p_value:.3g} -> {verdict} at α={report.alpha}")
+    c = report.calibration
+    if c is not None:
+        click.echo(
+            f"key calibration: on {c.subsets} clean subsets of {c.subset_texts} texts the key "
+            f"fired {c.false_positive_rate:.1%} of the time at α={c.alpha}; the suspect is "
+            f"more significant than {1 - c.empirical_p:.1%} of them (empirical p = "
+            f"{c.empirical_p:.3g}, floor {1 / (c.subsets + 1):.3g})"
+        )
+        if not c.key_is_calibrated:
+            click.echo(
+                "warning: this key fires on clean text more often than α; read the empirical "
+                "p-value, not the exact one"
+            )
     named = [f for f in report.accounts if f.named]
     if report.accounts:
         click.echo(f"accounts named ({len(named)} of {len(report.accounts)} tested, Holm):")

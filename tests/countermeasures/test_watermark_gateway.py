@@ -18,6 +18,7 @@ from distillguard.config import WatermarkConfig
 from distillguard.countermeasures.watermark import WATERMARKED, StreamWatermark
 from distillguard.data.sharegpt import Conversation, load_conversations
 from distillguard.forensics.detect import TextWatermarkTest, score_accounts
+from distillguard.forensics.provenance import default_reference
 from distillguard.forensics.synonyms import Lexicon
 from distillguard.forensics.textmark import TextWatermarker
 from distillguard.upstream.replay import ReplaySettings, create_replay_app
@@ -186,10 +187,20 @@ def test_provenance_probes_a_suspect_and_names_the_account(
     report = orjson.loads(out.read_bytes())
     assert report["provider_key"]["p_value"] < 1e-6
     assert [a["account_id"] for a in report["accounts"] if a["named"]] == ["lab"]
+    # The key was calibrated on held-out ShareGPT answers (the default reference), and the
+    # suspect beat every clean subset.
+    assert "key calibration: on 200 clean subsets of 40 texts" in run.output
+    assert report["key_calibration"]["empirical_p"] == pytest.approx(1 / 201)
 
-    control = runner.invoke(main, [*args, "--suspect-url", upstream + "/v1"])
+    reference = tmp_path / "reference.txt"
+    reference.write_text("\n".join(a.replace("\n", " ") for a in default_reference(300)))
+    control = runner.invoke(
+        main,
+        [*args, "--suspect-url", upstream + "/v1", "--reference-texts", str(reference)],
+    )
     assert control.exit_code == 0, control.output
     assert "no evidence" in control.output
+    assert "key calibration: on 200 clean subsets of 40 texts" in control.output
 
     texts = tmp_path / "texts.jsonl"
     texts.write_text('{"text": "fine"}\nnot json\n')
@@ -211,10 +222,12 @@ sets:  # spelling variants, mostly: a provider's own choice of interchangeable f
   - {members: [favorite, favourite]}
   - {members: [behaviors, behaviours]}
   - {members: [the following, the below], only_before: [steps, code, example, examples]}
-  - {members: [a few, several], only_before: [ways, things, steps, examples, reasons, tips, options, factors, days, times, minutes]}
+  - members: [a few, several]
+    only_before: [ways, things, steps, examples, reasons, tips, options, factors, days, times]
   - {members: [in other words, put differently], position: sentence, trail: [","]}
   - {members: [is able to, can], only_after: [it, this, that, he, she, which, who]}
 """
+
 
 def test_a_private_lexicon_marks_and_is_needed_to_find_the_mark(
     tmp_path: Path,

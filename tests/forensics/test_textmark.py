@@ -16,6 +16,7 @@ from scipy import stats
 
 from distillguard.data.sharegpt import iter_conversations
 from distillguard.forensics.detect import (
+    MAX_UNIT_WEIGHT,
     TextWatermarkTest,
     WatermarkTest,
     score_accounts,
@@ -267,7 +268,24 @@ def test_units_are_deduplicated_on_context_and_set(lexicon: Lexicon) -> None:
     text = "Yes and it is fine. " * 50
     assert len(find_slots(text, lexicon)) == 50
     evidence = TextWatermarkTest(lexicon, SECRET, layer="all").score([text, text])
-    assert evidence.n_scored == 1
+    assert evidence.n_scored == MAX_UNIT_WEIGHT  # one unit, its weight capped
+    (unit,) = text_units(text_slots([text], lexicon))
+    assert unit.weight == MAX_UNIT_WEIGHT
+
+
+def test_a_repeated_unit_votes_for_its_most_used_member(lexicon: Lexicon) -> None:
+    full, short = "Yes and it is fine.", "Yes and it's fine."
+    (voted,) = text_units(text_slots([full, short, short], lexicon))
+    assert (voted.index, voted.weight) == (_index(lexicon, "it's"), 3)  # 2 votes of 3
+    (tied,) = text_units(text_slots([full, short], lexicon))
+    assert (tied.index, tied.weight) == (_index(lexicon, "it is"), 2)  # a tie: first seen
+    (unvoted,) = text_units(text_slots([full, short, short], lexicon), vote=False)
+    assert (unvoted.index, unvoted.weight) == (_index(lexicon, "it is"), 1)
+
+
+def _index(lexicon: Lexicon, member: str) -> int:
+    (entry,) = (e for e in lexicon.sets if member in e.members)
+    return entry.members.index(member)
 
 
 @pytest.mark.slow
@@ -327,8 +345,28 @@ def test_lexicon_refuses_sets_that_could_change_the_parse(
         Lexicon.from_mapping({"sets": sets})
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He used to live here, so I used up the rest.",  # a habit, not "utilized to"
+        "How many people came? So many did.",  # not "how numerous"
+        "Call me if you need help.",  # a condition, not "whether"
+        "The benefits package is generous.",  # an employee's benefits
+        "We found a statistically significant difference.",
+        "Compute the specific heat of water.",
+        "This has to do with the need to save.",  # neither is an obligation
+        "It isn't nearly as fast.",  # "almost as fast" would flip the meaning
+        "Schools can provide students with laptops.",  # not "offer students with"
+        "Backups matter for ensuring the integrity of data.",  # not "making sure the"
+        "Ensure your code is tested.",  # not "make sure your code"
+    ],
+)
+def test_conditioned_sets_leave_other_senses_alone(lexicon: Lexicon, text: str) -> None:
+    assert all(w.watermark(text) == text for w in keyed(lexicon, 16))
+
+
 def test_packaged_lexicon(lexicon: Lexicon) -> None:
-    assert len(lexicon.sets) >= 90
+    assert len(lexicon.sets) >= 175
     keys = [entry.key for entry in lexicon.sets]
     assert len(set(keys)) == len(keys)
     # A set's identity does not depend on member order (old watermarks stay detectable).

@@ -3,10 +3,19 @@
 A model trained on text that carries our watermark reproduces the watermark's keyed word
 choices more often than chance (Sander et al. 2024). So: collect the suspect's answers (probe
 an OpenAI-compatible endpoint with prompts, or read texts someone collected), count the slots
-where it took the choice our provider key picks — each (previous word, synonym set) counted
-once across the whole corpus, which keeps the null exact — and report the p-value of that count
-under "never saw our outputs". With per-account keys, every candidate account's key is tested
-the same way, and the accounts that survive Holm's correction are named.
+where it took the choice our provider key picks — each (previous word, synonym set) one unit
+across the whole corpus, scored on the word the suspect used there most and weighed by how
+often it used it, which keeps the null exact (``detect``) — and report the p-value of that
+count under "never saw our outputs". With per-account keys, every candidate account's key is
+tested the same way, and the accounts that survive Holm's correction are named.
+
+That p-value is exact over the choice of key: a key drawn at random fires on a clean model
+with probability at most alpha. One provider's key is fixed, though, and clean models share
+English's word preferences, so a given key can be a little more (or less) trigger-happy on
+all of them. ``calibrate_key`` measures that for our key: it runs the same test on many random
+subsets of clean reference text (by default real ChatGPT answers from the packaged ShareGPT
+slice that nothing else uses) the size of the suspect's corpus, and reports the key's own
+false-positive rate there and an empirical p-value for the suspect against those subsets.
 
 Probing is read-only and small (a few hundred prompts); it is forensics on a released model,
 not extraction.
@@ -15,6 +24,7 @@ not extraction.
 from __future__ import annotations
 
 import concurrent.futures
+import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +32,13 @@ from typing import Any
 
 import orjson
 
-from distillguard.forensics.detect import AccountFinding, TextWatermarkTest, score_accounts
+from distillguard.forensics.detect import (
+    AccountFinding,
+    TextWatermarkTest,
+    score_accounts,
+    text_slots,
+    text_units,
+)
 from distillguard.forensics.stats import Evidence
 from distillguard.forensics.synonyms import Lexicon
 
@@ -32,12 +48,74 @@ class ProvenanceError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class KeyCalibration:
+    """The provider key's test on clean reference text: how often it fires there."""
+
+    subsets: int  # random subsets of the reference texts tested
+    subset_texts: int  # texts per subset (the suspect's corpus size, or what the pool allows)
+    alpha: float
+    false_positive_rate: float  # share of clean subsets with p <= alpha
+    empirical_p: float  # (1 + clean subsets at least as significant as the suspect) / (1 + subsets)
+
+    @property
+    def key_is_calibrated(self) -> bool:
+        """False when the key fires on clean text well above alpha (binomial 99.9 % bound)."""
+        from scipy import stats
+
+        bound = float(stats.binom.ppf(0.999, self.subsets, self.alpha)) / self.subsets
+        return self.false_positive_rate <= bound
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subsets": self.subsets,
+            "subset_texts": self.subset_texts,
+            "alpha": self.alpha,
+            "false_positive_rate": self.false_positive_rate,
+            "empirical_p": self.empirical_p,
+            "key_is_calibrated": self.key_is_calibrated,
+        }
+
+
+def calibrate_key(
+    reference: Sequence[str],
+    suspect_p: float,
+    size: int,
+    secret: bytes,
+    *,
+    lexicon: Lexicon,
+    alpha: float = 0.01,
+    subsets: int = 200,
+    seed: int = 0,
+) -> KeyCalibration:
+    """The provider test on ``subsets`` random subsets of ``size`` clean ``reference`` texts
+    (at most half the pool, so subsets differ), against the suspect's p-value."""
+    if len(reference) < 4:
+        raise ProvenanceError(f"{len(reference)} reference texts: too few to calibrate the key")
+    size = max(1, min(size, len(reference) // 2))
+    slots = [text_slots([text], lexicon) for text in reference]  # scan each text once
+    test = TextWatermarkTest(lexicon, secret)
+    rng = random.Random(seed)
+    null = []
+    for _ in range(subsets):
+        picked = rng.sample(range(len(reference)), size)
+        null.append(test.score_units(text_units(s for i in picked for s in slots[i])).p_value)
+    return KeyCalibration(
+        subsets=subsets,
+        subset_texts=size,
+        alpha=alpha,
+        false_positive_rate=sum(p <= alpha for p in null) / subsets,
+        empirical_p=(1 + sum(p <= suspect_p for p in null)) / (1 + subsets),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ProvenanceReport:
     texts: int
     words: int
     provider: Evidence
     alpha: float
     accounts: tuple[AccountFinding, ...]
+    calibration: KeyCalibration | None = None
 
     @property
     def trained_on_ours(self) -> bool:
@@ -61,6 +139,7 @@ class ProvenanceReport:
             "alpha": self.alpha,
             "trained_on_our_outputs": self.trained_on_ours,
             "provider_key": evidence(self.provider),
+            "key_calibration": self.calibration.to_json() if self.calibration else None,
             "accounts": [
                 {
                     "account_id": f.account_id,
@@ -80,19 +159,30 @@ def run_provenance(
     accounts: Iterable[str] = (),
     alpha: float = 0.01,
     lexicon: Lexicon | None = None,
+    reference: Sequence[str] = (),
+    subsets: int = 200,
 ) -> ProvenanceReport:
+    """The provider test, the candidate accounts' tests and, given ``reference`` texts, the
+    key's calibration on them (``calibrate_key``)."""
     lexicon = lexicon or Lexicon.load()
     if not texts:
         raise ProvenanceError("no suspect texts to test")
     provider = TextWatermarkTest(lexicon, secret).score(texts)
     candidates = list(accounts)
     findings = score_accounts(texts, lexicon, secret, candidates, alpha=alpha) if candidates else []
+    calibration = None
+    if reference and subsets > 0:
+        calibration = calibrate_key(
+            reference, provider.p_value, len(texts), secret,
+            lexicon=lexicon, alpha=alpha, subsets=subsets,
+        )  # fmt: skip
     return ProvenanceReport(
         texts=len(texts),
         words=sum(len(t.split()) for t in texts),
         provider=provider,
         alpha=alpha,
         accounts=tuple(findings),
+        calibration=calibration,
     )
 
 
@@ -154,6 +244,21 @@ def default_prompts(n: int, *, skip: int = 12_000) -> list[str]:
             if len(prompts) >= n:
                 break
     return prompts
+
+
+def default_reference(n: int = 3000, *, skip: int = 14_000) -> list[str]:
+    """Clean answers to calibrate a key on: ChatGPT's answers in the packaged ShareGPT slice
+    past the default probe prompts' (never watermarked, never served through a gateway)."""
+    from distillguard.data.sharegpt import iter_conversations
+
+    answers: list[str] = []
+    for conv in iter_conversations(skip=skip):
+        for exchange in conv.exchanges():
+            if exchange.answer.isascii() and 20 <= len(exchange.answer.split()) <= 800:
+                answers.append(exchange.answer)
+        if len(answers) >= n:
+            break
+    return answers[:n]
 
 
 def probe(
