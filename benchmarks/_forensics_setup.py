@@ -69,7 +69,7 @@ class Sizes:
 FULL: Final = Sizes(
     conversations=8000, pool=8000, reference=4000, probes=3000, budgets=(100, 300, 1000, 3000),
     null_runs=300, null_chunk=15, wn_probes=300, ppl_answers=100, trace_share=1000,
-    trace_budgets=(300, 1000, 3000, 6000), teacher_answers=1000, tiny_steps=320,
+    trace_budgets=(300, 1000, 3000, 6000), teacher_answers=1000, tiny_steps=1500,
 )  # fmt: skip
 QUICK: Final = Sizes(
     conversations=2600, pool=2500, reference=1200, probes=1000, budgets=(100, 300, 600),
