@@ -359,6 +359,16 @@ def test_lexicon_refuses_sets_that_could_change_the_parse(
         "Schools can provide students with laptops.",  # not "offer students with"
         "Backups matter for ensuring the integrity of data.",  # not "making sure the"
         "Ensure your code is tested.",  # not "make sure your code"
+        # Found in review: each of these once read wrong after a rewrite.
+        "Why isn't Python finding my module?",  # not "Why is not Python"
+        "There isn't a lot of research on it.",  # not "isn't lots of"
+        "All the best with your project!",  # not "all of the best"
+        "Add them as required by law.",  # not "as needed by law"
+        "Plans starting at ten dollars.",  # not "beginning at"
+        "Follow along with the tutorial.",  # not "follow together with"
+        "We sell used cars.",  # not "utilized cars"
+        "Exercise regularly and sleep well.",  # not "periodically"
+        "Show me the output.",  # not "demonstrate me"
     ],
 )
 def test_conditioned_sets_leave_other_senses_alone(lexicon: Lexicon, text: str) -> None:
@@ -366,7 +376,7 @@ def test_conditioned_sets_leave_other_senses_alone(lexicon: Lexicon, text: str) 
 
 
 def test_packaged_lexicon(lexicon: Lexicon) -> None:
-    assert len(lexicon.sets) >= 175
+    assert len(lexicon.sets) >= 145
     keys = [entry.key for entry in lexicon.sets]
     assert len(set(keys)) == len(keys)
     # A set's identity does not depend on member order (old watermarks stay detectable).
