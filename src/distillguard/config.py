@@ -342,12 +342,12 @@ def _check_lexicon(watermark: WatermarkConfig) -> None:
     """A private lexicon is read at start-up, so a broken file stops the gateway there."""
     if watermark.mode == "off" or watermark.lexicon is None:
         return
-    from distillguard.forensics.synonyms import Lexicon
+    from distillguard.forensics.synonyms import Lexicon, LexiconError
 
     try:
         Lexicon.load(watermark.lexicon)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"watermark.lexicon {watermark.lexicon}: {exc}") from exc
+    except LexiconError as exc:
+        raise ConfigError(f"watermark.{exc}") from exc
 
 
 def resolve_paths(config: GatewayConfig, base_dir: Path) -> GatewayConfig:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 import orjson
-import yaml
 
 from distillguard.forensics.detect import MAX_UNIT_WEIGHT
 from distillguard.forensics.provenance import (
     ProvenanceError,
     ProvenanceReport,
+    check_reference,
     default_prompts,
     default_reference,
     probe,
@@ -20,7 +20,7 @@ from distillguard.forensics.provenance import (
     read_texts,
     run_provenance,
 )
-from distillguard.forensics.synonyms import Lexicon
+from distillguard.forensics.synonyms import Lexicon, LexiconError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -85,8 +85,12 @@ def provenance(
         raise click.UsageError("--alpha must be between 0 and 1")
     try:
         words = Lexicon.load(lexicon)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise click.UsageError(f"--lexicon {lexicon}: {exc}") from exc
+        reference: list[str] = []
+        if calibration_subsets:  # read before probing: a bad file is said before any request
+            reference = read_texts(reference_texts) if reference_texts else default_reference()
+            check_reference(reference)
+    except (LexiconError, ProvenanceError) as exc:
+        raise click.UsageError(str(exc)) from exc
     candidates = []
     if accounts is not None:
         candidates = [a.strip() for a in accounts.read_text().splitlines() if a.strip()]
@@ -100,12 +104,9 @@ def provenance(
             click.echo(f"probing {model} at {suspect_url} with {len(asked)} prompts…", err=True)
             key = os.environ.get(api_key_env) or "none"
             texts = list(probe(str(suspect_url), model, asked, api_key=key, max_tokens=max_tokens))
-        reference: list[str] = []
-        if calibration_subsets:
-            reference = read_texts(reference_texts) if reference_texts else default_reference()
         report = run_provenance(
             texts, secret.encode(), accounts=candidates, alpha=alpha, lexicon=words,
-            reference=reference, subsets=calibration_subsets,
+            reference=reference if calibration_subsets else None, subsets=calibration_subsets,
         )  # fmt: skip
     except ProvenanceError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -126,11 +127,16 @@ def _print(report: ProvenanceReport) -> None:
     c = report.calibration
     if c is not None:
         click.echo(
-            f"key calibration: on {c.subsets} clean subsets of {c.subset_texts} texts the key "
+            f"key calibration: on {c.subsets} clean subsets of ~{c.subset_words:,} words the key "
             f"fired {c.false_positive_rate:.1%} of the time at α={c.alpha}; the suspect is "
-            f"more significant than {1 - c.empirical_p:.1%} of them (empirical p = "
+            f"more significant than {c.beaten:.1%} of them (empirical p = "
             f"{c.empirical_p:.3g}, floor {1 / (c.subsets + 1):.3g})"
         )
+        if c.smaller_than_suspect:
+            click.echo(
+                f"warning: the reference held too few words for subsets the suspect's size "
+                f"({c.suspect_words:,}); the empirical p-value is optimistic"
+            )
         if not c.key_is_calibrated:
             click.echo(
                 "warning: this key fires on clean text more often than α; read the empirical "

@@ -189,8 +189,10 @@ def test_provenance_probes_a_suspect_and_names_the_account(
     assert [a["account_id"] for a in report["accounts"] if a["named"]] == ["lab"]
     # The key was calibrated on held-out ShareGPT answers (the default reference), and the
     # suspect beat every clean subset.
-    assert "key calibration: on 200 clean subsets of 40 texts" in run.output
+    assert "key calibration: on 200 clean subsets of ~" in run.output
+    assert "more significant than 100.0% of them" in run.output
     assert report["key_calibration"]["empirical_p"] == pytest.approx(1 / 201)
+    assert report["key_calibration"]["subset_words"] > 0.9 * report["words"]
 
     reference = tmp_path / "reference.txt"
     reference.write_text("\n".join(a.replace("\n", " ") for a in default_reference(300)))
@@ -200,7 +202,15 @@ def test_provenance_probes_a_suspect_and_names_the_account(
     )
     assert control.exit_code == 0, control.output
     assert "no evidence" in control.output
-    assert "key calibration: on 200 clean subsets of 40 texts" in control.output
+    beaten = float(control.output.split("more significant than ")[1].split("%")[0])
+    assert beaten < 95.0  # an unmarked model is nothing special among clean texts
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    refused = runner.invoke(
+        main, [*args, "--suspect-url", upstream + "/v1", "--reference-texts", str(empty)]
+    )
+    assert refused.exit_code != 0 and "too few to calibrate" in refused.output
+    assert "probing" not in refused.output  # said before a single request was sent
 
     texts = tmp_path / "texts.jsonl"
     texts.write_text('{"text": "fine"}\nnot json\n')

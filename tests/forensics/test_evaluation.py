@@ -135,3 +135,23 @@ def test_calibration_of_uniform_p_values() -> None:
     result = calibration(p_values, alpha=0.01)
     assert result.low <= 0.01 <= result.high
     assert result.ks_p > 0.01
+
+
+def test_randomised_null_p_values_are_uniform_with_weighted_units(
+    lexicon: Lexicon, pairs: list[tuple[str, str]]
+) -> None:
+    """On clean answers (many units repeat, so weights > 1 occur) the randomised p-value is
+    Uniform(0, 1) over random keys, and never above the discrete one."""
+    from scipy import stats
+
+    from distillguard.forensics.detect import text_slots, text_units
+    from distillguard.forensics.evaluation import text_null
+
+    slots = text_slots([answer for _, answer in pairs[:400]], lexicon)
+    assert max(unit.weight for unit in text_units(slots)) > 1
+    rng = np.random.default_rng(7)
+    secrets = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)) for _ in range(200)]
+    null = text_null(slots, lexicon, secrets, np.random.default_rng(8))
+    randomised, discrete = null["dedup, randomised"], null["dedup"]
+    assert all(0.0 <= r <= d <= 1.0 for r, d in zip(randomised, discrete, strict=True))
+    assert stats.kstest(randomised, "uniform").pvalue > 1e-3

@@ -113,3 +113,20 @@ def test_holm_adjustment() -> None:
     assert holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
     assert holm_adjust([]) == []
+
+
+def test_weighted_normal_approximation_only_past_the_budget() -> None:
+    groups: list[tuple[int, float, int]] = [(900, 0.5, 1), (500, 1 / 3, 2), (300, 0.25, 4)]
+    mean = 450 + 500 * 2 / 3 + 300
+    exact_p, exact = upper_tail(round(mean + 60), groups)  # sd about 33
+    approx_p, approximate = upper_tail(round(mean + 60), groups, budget=1000)
+    assert exact and not approximate
+    assert approx_p == pytest.approx(exact_p, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    "group", [(5, 0.5, 0), (5, 0.5, 2.5), (5, 0.5, True), (-1, 0.5, 1), (5, 1.5, 1)]
+)
+def test_groups_must_make_sense(group: tuple[int, float, int]) -> None:
+    with pytest.raises(ValueError, match="weight|unit count"):
+        upper_tail(3, [group])

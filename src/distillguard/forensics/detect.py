@@ -43,7 +43,7 @@ from distillguard.forensics.keys import (
     slot_message,
 )
 from distillguard.forensics.logitmark import GreenList, TokenUnits, Unit
-from distillguard.forensics.stats import Evidence, green_evidence, holm_adjust
+from distillguard.forensics.stats import Evidence, Group, green_evidence, holm_adjust
 from distillguard.forensics.synonyms import Lexicon
 from distillguard.forensics.textscan import FoundSlot, find_slots
 
@@ -55,7 +55,9 @@ __all__ = [
     "TextUnit",
     "TextWatermarkTest",
     "WatermarkTest",
+    "in_layer",
     "score_accounts",
+    "text_groups",
     "text_slots",
     "text_units",
 ]
@@ -113,22 +115,27 @@ def text_units(slots: Iterable[FoundSlot], *, vote: bool = True) -> list[TextUni
     ]
 
 
-def _in_layer(units: Iterable[TextUnit], keys: TextKeys, layer: Layer) -> list[TextUnit]:
+def in_layer(units: Iterable[TextUnit], keys: TextKeys, layer: Layer) -> list[TextUnit]:
+    """The units a test under ``keys`` reads in ``layer`` (the provider's split)."""
     if layer == "all":
         return list(units)
     account = layer == "account"
     return [unit for unit in units if keys.is_account_slot(unit.message) == account]
 
 
+def text_groups(units: Iterable[TextUnit]) -> list[Group]:
+    """The null of a green count over these units: (units, 1/|set|, weight) groups."""
+    kinds = Counter((unit.size, unit.weight) for unit in units)
+    return [(n, 1.0 / size, weight) for (size, weight), n in sorted(kinds.items())]
+
+
 def _evidence(units: Sequence[TextUnit], choice_key: bytes, name: str) -> Evidence:
-    kinds: Counter[tuple[int, int]] = Counter()
-    green = 0
-    for unit in units:
-        kinds[unit.size, unit.weight] += 1
-        if green_index(choice_key, unit.message, unit.size) == unit.index:
-            green += unit.weight
-    groups = [(n, 1.0 / size, weight) for (size, weight), n in sorted(kinds.items())]
-    return green_evidence(green, groups, "text", name)
+    green = sum(
+        unit.weight
+        for unit in units
+        if green_index(choice_key, unit.message, unit.size) == unit.index
+    )
+    return green_evidence(green, text_groups(units), "text", name)
 
 
 class TextWatermarkTest:
@@ -170,7 +177,7 @@ class TextWatermarkTest:
 
     def score_units(self, units: Iterable[TextUnit]) -> Evidence:
         """Score units already extracted (``text_units``): scan once, test many keys."""
-        scored = _in_layer(units, self._keys, self._layer)
+        scored = in_layer(units, self._keys, self._layer)
         return _evidence(scored, self._choice, self.key_id)
 
 
@@ -200,7 +207,7 @@ def score_accounts(
     ``vote=False`` scores first occurrences, unweighted (``text_units``): for comparison.
     """
     ids = list(dict.fromkeys(account_ids))
-    units = _in_layer(  # the layer split is the provider's, the same for every account
+    units = in_layer(  # the layer split is the provider's, the same for every account
         text_units(text_slots(texts, lexicon), vote=vote),
         TextKeys.from_secret(provider_secret),
         "account",

@@ -17,7 +17,6 @@ The attacker's watermark neutralisation lives in ``neutralisation.py``.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +28,8 @@ from distillguard.forensics.detect import (
     LogitWatermarkTest,
     TextUnit,
     TextWatermarkTest,
+    in_layer,
+    text_groups,
     text_units,
 )
 from distillguard.forensics.keys import TextKeys, slot_message
@@ -232,9 +233,7 @@ def text_null(
     for secret in secrets:
         test = TextWatermarkTest(lexicon, secret)
         evidence = test.score_units(units)
-        keys = TextKeys.from_secret(secret)
-        kinds = Counter((u.size, u.weight) for u in units if not keys.is_account_slot(u.message))
-        groups: list[Group] = [(n, 1.0 / size, w) for (size, w), n in sorted(kinds.items())]
+        groups = text_groups(in_layer(units, TextKeys.from_secret(secret), "provider"))
         out["dedup"].append(evidence.p_value)
         out["dedup, randomised"].append(_randomised(evidence, groups, rng.random()))
         out["no dedup"].append(test.score_units(every).p_value)

@@ -24,6 +24,7 @@ not extraction.
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,34 +53,59 @@ class KeyCalibration:
     """The provider key's test on clean reference text: how often it fires there."""
 
     subsets: int  # random subsets of the reference texts tested
-    subset_texts: int  # texts per subset (the suspect's corpus size, or what the pool allows)
+    subset_words: int  # words per subset: the suspect's, or at most half the reference pool's
+    suspect_words: int
     alpha: float
     false_positive_rate: float  # share of clean subsets with p <= alpha
-    empirical_p: float  # (1 + clean subsets at least as significant as the suspect) / (1 + subsets)
+    as_significant: int  # clean subsets at least as significant as the suspect
+
+    @property
+    def empirical_p(self) -> float:
+        """(1 + clean subsets at least as significant as the suspect) / (1 + subsets)."""
+        return (1 + self.as_significant) / (1 + self.subsets)
+
+    @property
+    def beaten(self) -> float:
+        """The share of clean subsets the suspect is more significant than."""
+        return (self.subsets - self.as_significant) / self.subsets
+
+    @property
+    def smaller_than_suspect(self) -> bool:
+        """Subsets had fewer words than the suspect's corpus (the pool was too small): a key's
+        bias grows with the corpus, so the empirical p-value is then optimistic."""
+        return self.subset_words < 0.9 * self.suspect_words
 
     @property
     def key_is_calibrated(self) -> bool:
-        """False when the key fires on clean text well above alpha (binomial 99.9 % bound)."""
-        from scipy import stats
-
-        bound = float(stats.binom.ppf(0.999, self.subsets, self.alpha)) / self.subsets
-        return self.false_positive_rate <= bound
+        """False when the key fired on clean text clearly above alpha: more than alpha plus
+        three binomial standard deviations. A rough check: the subsets overlap, so their
+        firings are not independent."""
+        sd = math.sqrt(self.alpha * (1 - self.alpha) / self.subsets)
+        return self.false_positive_rate <= self.alpha + 3 * sd
 
     def to_json(self) -> dict[str, Any]:
         return {
             "subsets": self.subsets,
-            "subset_texts": self.subset_texts,
+            "subset_words": self.subset_words,
+            "suspect_words": self.suspect_words,
             "alpha": self.alpha,
             "false_positive_rate": self.false_positive_rate,
             "empirical_p": self.empirical_p,
             "key_is_calibrated": self.key_is_calibrated,
+            "subsets_smaller_than_suspect": self.smaller_than_suspect,
         }
+
+
+def check_reference(reference: Sequence[str]) -> None:
+    """Refuse reference texts a key cannot be calibrated on (before any probing)."""
+    if len(reference) < 4 or not any(text.split() for text in reference):
+        raise ProvenanceError(f"{len(reference)} reference texts: too few to calibrate the key")
 
 
 def calibrate_key(
     reference: Sequence[str],
+    suspect: Sequence[str],
     suspect_p: float,
-    size: int,
     secret: bytes,
     *,
     lexicon: Lexicon,
@@ -87,24 +113,35 @@ def calibrate_key(
     subsets: int = 200,
     seed: int = 0,
 ) -> KeyCalibration:
-    """The provider test on ``subsets`` random subsets of ``size`` clean ``reference`` texts
-    (at most half the pool, so subsets differ), against the suspect's p-value."""
-    if len(reference) < 4:
-        raise ProvenanceError(f"{len(reference)} reference texts: too few to calibrate the key")
-    size = max(1, min(size, len(reference) // 2))
+    """The provider test on ``subsets`` random subsets of the clean ``reference`` texts, each
+    as many words as the ``suspect`` corpus (at most half the pool's, so subsets differ), and
+    where the suspect's p-value falls among theirs."""
+    if subsets < 1:
+        raise ValueError("calibrating a key needs at least one subset")
+    check_reference(reference)
+    lengths = [len(text.split()) for text in reference]
+    suspect_words = sum(len(text.split()) for text in suspect)
+    target = max(1, min(suspect_words, sum(lengths) // 2))
     slots = [text_slots([text], lexicon) for text in reference]  # scan each text once
     test = TextWatermarkTest(lexicon, secret)
     rng = random.Random(seed)
-    null = []
+    null, sizes = [], []
     for _ in range(subsets):
-        picked = rng.sample(range(len(reference)), size)
+        picked, words = [], 0
+        for i in rng.sample(range(len(reference)), len(reference)):
+            if words >= target:
+                break
+            picked.append(i)
+            words += lengths[i]
+        sizes.append(words)
         null.append(test.score_units(text_units(s for i in picked for s in slots[i])).p_value)
     return KeyCalibration(
         subsets=subsets,
-        subset_texts=size,
+        subset_words=round(sum(sizes) / subsets),
+        suspect_words=suspect_words,
         alpha=alpha,
         false_positive_rate=sum(p <= alpha for p in null) / subsets,
-        empirical_p=(1 + sum(p <= suspect_p for p in null)) / (1 + subsets),
+        as_significant=sum(p <= suspect_p for p in null),
     )
 
 
@@ -159,11 +196,11 @@ def run_provenance(
     accounts: Iterable[str] = (),
     alpha: float = 0.01,
     lexicon: Lexicon | None = None,
-    reference: Sequence[str] = (),
+    reference: Sequence[str] | None = None,
     subsets: int = 200,
 ) -> ProvenanceReport:
-    """The provider test, the candidate accounts' tests and, given ``reference`` texts, the
-    key's calibration on them (``calibrate_key``)."""
+    """The provider test, the candidate accounts' tests and, given ``reference`` texts (even
+    an empty list, which is an error), the key's calibration on them (``calibrate_key``)."""
     lexicon = lexicon or Lexicon.load()
     if not texts:
         raise ProvenanceError("no suspect texts to test")
@@ -171,9 +208,9 @@ def run_provenance(
     candidates = list(accounts)
     findings = score_accounts(texts, lexicon, secret, candidates, alpha=alpha) if candidates else []
     calibration = None
-    if reference and subsets > 0:
+    if reference is not None:
         calibration = calibrate_key(
-            reference, provider.p_value, len(texts), secret,
+            reference, texts, provider.p_value, secret,
             lexicon=lexicon, alpha=alpha, subsets=subsets,
         )  # fmt: skip
     return ProvenanceReport(
@@ -192,7 +229,10 @@ def read_texts(path: Path) -> list[str]:
     or a chat completion) or plain text (one text per line)."""
     raw = path.read_bytes()
     if path.suffix not in (".jsonl", ".json"):
-        return [line for line in raw.decode("utf-8").splitlines() if line.strip()]
+        try:
+            return [line for line in raw.decode("utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError as exc:
+            raise ProvenanceError(f"{path}: not UTF-8 text ({exc})") from None
     texts = []
     for n, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():

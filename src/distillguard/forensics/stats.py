@@ -86,29 +86,43 @@ def upper_tail(x: int, groups: Sequence[Group], budget: int = EXACT_BUDGET) -> t
         _, p, w = weighted[0]
         n = total // w
         return _floor(float(stats.binom.sf(math.ceil(x / w) - 1, n, p))), True
-    pmfs = [_pmf(n, p, w) for n, p, w in sorted(weighted)]
+    pmfs = [(w, *_pmf(n, p)) for n, p, w in sorted(weighted)]
     cost, width = 0, 1
-    for _, pmf in pmfs:
+    for w, _, pmf in pmfs:  # a scaled pmf's zeros are skipped, so w does not multiply the cost
         cost += width * len(pmf)
-        width += len(pmf) - 1
+        width += (len(pmf) - 1) * w
     if cost > budget:
         return _normal_tail(x, weighted), False
     offset, dist = 0, np.ones(1)
-    for lo, pmf in pmfs:
-        dist = np.convolve(dist, pmf)
-        offset += lo
+    for w, lo, pmf in pmfs:
+        dist = _convolve_scaled(dist, pmf, w)
+        offset += lo * w
     start = x - offset
     if start <= 0:
         return min(1.0, float(dist.sum())), True
     return _floor(float(dist[start:].sum())), True
 
 
+def _convolve_scaled(
+    dist: npt.NDArray[np.float64], pmf: npt.NDArray[np.float64], w: int
+) -> npt.NDArray[np.float64]:
+    """The distribution of X + w * Y, X ~ ``dist`` and Y ~ ``pmf`` (both from 0)."""
+    if w == 1:
+        return np.convolve(dist, pmf)
+    out = np.zeros(len(dist) + (len(pmf) - 1) * w)
+    for j, mass in enumerate(pmf):
+        out[j * w : j * w + len(dist)] += mass * dist
+    return out
+
+
 def _weighted(groups: Sequence[Group]) -> list[_Weighted]:
     out: list[_Weighted] = []
     for group in groups:
         n, p, w = (*group, 1) if len(group) == 2 else group
-        if w < 1:
-            raise ValueError(f"a unit's weight must be a positive whole number, not {w}")
+        if not isinstance(w, int) or isinstance(w, bool) or w < 1:
+            raise ValueError(f"a unit's weight must be a positive whole number, not {w!r}")
+        if not isinstance(n, int) or n < 0 or not 0.0 <= p <= 1.0:
+            raise ValueError(f"a group needs a unit count >= 0 and 0 <= p <= 1, not {group!r}")
         if n > 0:
             out.append((n, p, w))
     return out
@@ -119,17 +133,12 @@ def _moments(groups: Sequence[_Weighted]) -> tuple[float, float]:
     return mean, math.sqrt(sum(n * p * (1.0 - p) * w * w for n, p, w in groups))
 
 
-def _pmf(n: int, p: float, w: int = 1) -> tuple[int, npt.NDArray[np.float64]]:
-    """The pmf of w * Binomial(n, p), trimmed to where it is not 0.0 in floating point, and
-    its first index."""
+def _pmf(n: int, p: float) -> tuple[int, npt.NDArray[np.float64]]:
+    """A binomial pmf trimmed to where it is not 0.0 in floating point, and its first index."""
     pmf = np.asarray(stats.binom.pmf(np.arange(n + 1), n, p), dtype=np.float64)
     nonzero = np.flatnonzero(pmf)
     lo, hi = int(nonzero[0]), int(nonzero[-1])
-    if w == 1:
-        return lo, pmf[lo : hi + 1]
-    scaled = np.zeros((hi - lo) * w + 1)
-    scaled[::w] = pmf[lo : hi + 1]
-    return lo * w, scaled
+    return lo, pmf[lo : hi + 1]
 
 
 def _normal_tail(x: int, groups: Sequence[_Weighted]) -> float:

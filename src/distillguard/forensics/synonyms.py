@@ -24,7 +24,16 @@ from typing import Any, Final
 
 import yaml
 
-__all__ = ["DEFAULT_PATH", "WORD", "Lexicon", "Phrase", "Position", "SynonymSet", "normalise"]
+__all__ = [
+    "DEFAULT_PATH",
+    "WORD",
+    "Lexicon",
+    "LexiconError",
+    "Phrase",
+    "Position",
+    "SynonymSet",
+    "normalise",
+]
 
 DEFAULT_PATH: Final = Path(__file__).with_name("synonyms.yaml")
 # A word: letters, with inner apostrophes or hyphens ("don't", "well-known"); never digits.
@@ -116,17 +125,28 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
-        """Read and validate a lexicon file (default: the packaged ``synonyms.yaml``)."""
+        """Read and validate a lexicon file (default: the packaged ``synonyms.yaml``).
+
+        Any problem - unreadable file, bad YAML, a set of the wrong shape or one the checks
+        refuse - is a ``LexiconError`` that names the file.
+        """
         source = DEFAULT_PATH if path is None else Path(path)
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-        return cls.from_mapping(raw)
+        try:
+            raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+            return cls.from_mapping(raw)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+            raise LexiconError(f"lexicon {source}: {exc}") from exc
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> Lexicon:
-        sets = raw.get("sets")
+    def from_mapping(cls, raw: Any) -> Lexicon:
+        sets = raw.get("sets") if isinstance(raw, Mapping) else None
         if not isinstance(sets, list):
-            raise ValueError("a lexicon needs a list under 'sets'")
+            raise LexiconError("a lexicon needs a list under 'sets'")
         return cls(_parse_set(item, n) for n, item in enumerate(sets))
+
+
+class LexiconError(ValueError):
+    """A lexicon that cannot be used (said in one line)."""
 
 
 _OPTIONS: Final = frozenset(
@@ -137,8 +157,19 @@ _OPTIONS: Final = frozenset(
 
 def _parse_set(item: Any, n: int) -> SynonymSet:
     if not isinstance(item, Mapping) or not set(item) <= _OPTIONS:
-        raise ValueError(f"set #{n}: expected a mapping with keys from {sorted(_OPTIONS)}")
-    members = tuple(str(m) for m in item.get("members") or ())
+        raise LexiconError(f"set #{n}: expected a mapping with keys from {sorted(_OPTIONS)}")
+
+    def strings(key: str) -> list[str] | None:
+        value = item.get(key)
+        if value is not None and not isinstance(value, list):
+            raise LexiconError(f"set #{n}: {key} must be a list, not {value!r}")
+        return None if value is None else [str(v) for v in value]
+
+    def words(key: str) -> frozenset[str] | None:
+        value = strings(key)
+        return None if value is None else frozenset(normalise(v) for v in value)
+
+    members = tuple(strings("members") or ())
     if len(members) < 2 or len(set(map(normalise, members))) != len(members):
         raise ValueError(f"set #{n}: needs two or more distinct members, got {members}")
     tokens = tuple(tuple(normalise(m).split(" ")) for m in members)
@@ -146,11 +177,7 @@ def _parse_set(item: Any, n: int) -> SynonymSet:
         if not all(WORD.fullmatch(w) for w in member_words):
             raise ValueError(f"set #{n}: {member!r} must be words separated by single spaces")
 
-    def words(key: str) -> frozenset[str] | None:
-        value = item.get(key)
-        return None if value is None else frozenset(normalise(str(v)) for v in value)
-
-    trails = item.get("trail")
+    trails = strings("trail")
     return SynonymSet(
         members=members,
         tokens=tokens,
