@@ -570,6 +570,17 @@ def logits_watermark(setup: Setup, summary: list[str]) -> tuple[Table, Table]:
 # --- the run ---------------------------------------------------------------------------------
 
 
+def die_with_parent() -> None:
+    """Linux: the transformer's process ends when the benchmark does, even when the benchmark
+    is killed (a spawned worker otherwise trains on for an hour as an orphan)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: kill the worker by hand
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller, n-gram only (< 5 min)")
@@ -601,7 +612,9 @@ def main() -> None:
         )
     }
     tiny: TinyResult | None = None
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        1, mp_context=get_context("spawn"), initializer=die_with_parent
+    ) as pool:
         future: Future[TinyResult] | None = None
         if sizes.tiny_steps:
             future = pool.submit(tinygpt_job, tiny_job(setup, first[1]))
