@@ -85,7 +85,7 @@ def provenance(
         raise click.UsageError("--alpha must be between 0 and 1")
     try:
         words = Lexicon.load(lexicon)
-        reference: list[str] = []
+        reference: list[str] | None = None
         if calibration_subsets:  # read before probing: a bad file is said before any request
             reference = read_texts(reference_texts) if reference_texts else default_reference()
             check_reference(reference)
@@ -106,7 +106,7 @@ def provenance(
             texts = list(probe(str(suspect_url), model, asked, api_key=key, max_tokens=max_tokens))
         report = run_provenance(
             texts, secret.encode(), accounts=candidates, alpha=alpha, lexicon=words,
-            reference=reference if calibration_subsets else None, subsets=calibration_subsets,
+            reference=reference, subsets=calibration_subsets,
         )  # fmt: skip
     except ProvenanceError as exc:
         raise click.ClickException(str(exc)) from exc

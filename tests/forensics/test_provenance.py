@@ -72,10 +72,10 @@ def test_calibration_states_its_limits(lexicon: Lexicon, reference: list[str]) -
     with pytest.raises(ProvenanceError, match="too few"):
         run_provenance(suspect, SECRET, lexicon=lexicon, reference=[])  # asked, nothing given
     with pytest.raises(ProvenanceError, match="too few"):
-        calibrate_key(reference[:3], suspect, 0.5, SECRET, lexicon=lexicon)
+        calibrate_key(reference[:3], words(suspect), 0.5, SECRET, lexicon=lexicon)
     with pytest.raises(ValueError, match="subset"):
-        calibrate_key(reference, suspect, 0.5, SECRET, lexicon=lexicon, subsets=0)
-    small = calibrate_key(reference[:40], suspect, 0.5, SECRET, lexicon=lexicon, subsets=20)
+        calibrate_key(reference, words(suspect), 0.5, SECRET, lexicon=lexicon, subsets=0)
+    small = calibrate_key(reference[:40], words(suspect), 0.5, SECRET, lexicon=lexicon, subsets=20)
     assert small.subset_words <= words(reference[:40]) // 2 + 800  # half the pool, at most
     assert small.smaller_than_suspect  # and the report says so
 

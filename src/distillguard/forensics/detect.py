@@ -56,6 +56,7 @@ __all__ = [
     "TextWatermarkTest",
     "WatermarkTest",
     "in_layer",
+    "score_account_units",
     "score_accounts",
     "text_groups",
     "text_slots",
@@ -206,12 +207,21 @@ def score_accounts(
     naming any account whose key did not watermark the corpus is then at most ``alpha``.
     ``vote=False`` scores first occurrences, unweighted (``text_units``): for comparison.
     """
+    units = text_units(text_slots(texts, lexicon), vote=vote)
+    return score_account_units(units, provider_secret, account_ids, alpha=alpha)
+
+
+def score_account_units(
+    units: Iterable[TextUnit],
+    provider_secret: bytes,
+    account_ids: Iterable[str],
+    *,
+    alpha: float = 0.01,
+) -> list[AccountFinding]:
+    """``score_accounts`` on units already extracted (``text_units``): scan once."""
     ids = list(dict.fromkeys(account_ids))
-    units = in_layer(  # the layer split is the provider's, the same for every account
-        text_units(text_slots(texts, lexicon), vote=vote),
-        TextKeys.from_secret(provider_secret),
-        "account",
-    )
+    # the layer split is the provider's, the same for every account
+    units = in_layer(units, TextKeys.from_secret(provider_secret), "account")
     found = []
     for account in ids:
         choice = account_choice_key(provider_secret, account)

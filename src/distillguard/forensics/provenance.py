@@ -36,7 +36,7 @@ import orjson
 from distillguard.forensics.detect import (
     AccountFinding,
     TextWatermarkTest,
-    score_accounts,
+    score_account_units,
     text_slots,
     text_units,
 )
@@ -104,7 +104,7 @@ def check_reference(reference: Sequence[str]) -> None:
 
 def calibrate_key(
     reference: Sequence[str],
-    suspect: Sequence[str],
+    suspect_words: int,
     suspect_p: float,
     secret: bytes,
     *,
@@ -114,13 +114,12 @@ def calibrate_key(
     seed: int = 0,
 ) -> KeyCalibration:
     """The provider test on ``subsets`` random subsets of the clean ``reference`` texts, each
-    as many words as the ``suspect`` corpus (at most half the pool's, so subsets differ), and
+    as many words as the suspect's corpus (at most half the pool's, so subsets differ), and
     where the suspect's p-value falls among theirs."""
     if subsets < 1:
         raise ValueError("calibrating a key needs at least one subset")
     check_reference(reference)
     lengths = [len(text.split()) for text in reference]
-    suspect_words = sum(len(text.split()) for text in suspect)
     target = max(1, min(suspect_words, sum(lengths) // 2))
     slots = [text_slots([text], lexicon) for text in reference]  # scan each text once
     test = TextWatermarkTest(lexicon, secret)
@@ -204,18 +203,20 @@ def run_provenance(
     lexicon = lexicon or Lexicon.load()
     if not texts:
         raise ProvenanceError("no suspect texts to test")
-    provider = TextWatermarkTest(lexicon, secret).score(texts)
+    units = text_units(text_slots(texts, lexicon))  # one scan for every key tested
+    provider = TextWatermarkTest(lexicon, secret).score_units(units)
     candidates = list(accounts)
-    findings = score_accounts(texts, lexicon, secret, candidates, alpha=alpha) if candidates else []
+    findings = score_account_units(units, secret, candidates, alpha=alpha) if candidates else []
+    words = sum(len(t.split()) for t in texts)
     calibration = None
     if reference is not None:
         calibration = calibrate_key(
-            reference, texts, provider.p_value, secret,
+            reference, words, provider.p_value, secret,
             lexicon=lexicon, alpha=alpha, subsets=subsets,
         )  # fmt: skip
     return ProvenanceReport(
         texts=len(texts),
-        words=sum(len(t.split()) for t in texts),
+        words=words,
         provider=provider,
         alpha=alpha,
         accounts=tuple(findings),

@@ -182,7 +182,7 @@ def _parse_set(item: Any, n: int) -> SynonymSet:
         members=members,
         tokens=tokens,
         position=Position(item.get("position", "any")),
-        trails=None if trails is None else frozenset(str(t) for t in trails),
+        trails=None if trails is None else frozenset(trails),
         next_word=bool(item.get("next_word", False)),
         not_before=words("not_before") or frozenset(),
         only_before=words("only_before"),
