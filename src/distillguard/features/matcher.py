@@ -11,6 +11,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any, cast
 
+from distillguard.features.asks import TRIGGER_PATTERN, trigger_ends
 from distillguard.features.lexicon import FAMILIES
 
 
@@ -20,6 +21,9 @@ class _ReMatcher:
 
     def match(self, lowered: str) -> frozenset[str]:
         return frozenset(n for n, p in self._families.items() if p.search(lowered))
+
+    def trigger_ends(self, lowered: str) -> list[int]:
+        return trigger_ends(lowered)
 
 
 class _HyperscanMatcher:
@@ -35,6 +39,11 @@ class _HyperscanMatcher:
             elements=len(self._names),
             flags=[hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH] * len(self._names),
         )
+        self._trigger = hyperscan.Database()
+        self._trigger.compile(
+            expressions=[TRIGGER_PATTERN.encode()], ids=[0], elements=1,
+            flags=[hyperscan.HS_FLAG_UTF8],
+        )  # fmt: skip
 
     def match(self, lowered: str) -> frozenset[str]:
         hits: list[int] = []
@@ -48,6 +57,19 @@ class _HyperscanMatcher:
         if found is None:  # at most one per combination of families
             found = self._sets[mask] = frozenset(self._names[i] for i in hits)
         return found
+
+    def trigger_ends(self, lowered: str) -> list[int]:
+        """As ``asks.trigger_ends`` (character offsets, ascending), plus overlapping matches."""
+        data = lowered.encode("utf-8", "replace")
+        ends: list[int] = []
+        self._trigger.scan(data, match_event_handler=_on_end, context=ends)
+        if ends and len(data) != len(lowered):  # non-ASCII: byte offsets to characters
+            ends = [len(data[:e].decode("utf-8", "ignore")) for e in ends]
+        return ends
+
+
+def _on_end(idx: int, start: int, end: int, flags: int, ends: object) -> None:
+    cast(list[int], ends).append(end)
 
 
 def _on_match(idx: int, start: int, end: int, flags: int, hits: object) -> None:

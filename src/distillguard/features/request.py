@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distillguard.events import Event, EventError, parse_ts
-from distillguard.features.asks import ask_spans
+from distillguard.features.asks import spans_at
 from distillguard.features.matcher import Matcher
 from distillguard.features.text import (
     clip,
@@ -204,7 +204,7 @@ def text_features(text: str, matcher: Matcher) -> TextFeatures:
         segments=segment_hashes(skel),
         families=matcher.match(lowered) if lowered else frozenset(),
         non_ascii=non_ascii_share(text),
-        ask_spans=ask_spans(text),
+        ask_spans=spans_at(lowered, matcher.trigger_ends(lowered)) if lowered else (),
     )
 
 

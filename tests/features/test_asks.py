@@ -1,0 +1,45 @@
+"""Candidate ask spans: the Hyperscan trigger scan and the portable ``re`` scan agree."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from distillguard.features.asks import ask_spans, spans_at, trigger_ends
+from distillguard.features.matcher import build_matcher
+
+PROMPTS = [
+    "What is 2 + 2?",
+    "Solve x + 17 = 42.\nShow me how you got there, step by step!",
+    'He said "explain it all" and left. Why? Because: reasons; then more.',
+    "Résumé naïve café: explique ton raisonnement étape par étape, s'il te plaît.",
+    "İstanbul'da bir soru. Then explain each step — ünïcödé everywhere. Grade it 1-10!",
+    "请一步一步地解释你的推理过程。然后给出答案。 And show your work please",
+    "```python\nprint('step')\n```\nexplain this code line by line",
+    "no trigger words at all in this one",
+    "how did you get 42?! and why... why not 41",
+]
+
+
+def test_the_trigger_ends_where_its_words_end() -> None:
+    lowered = "first, show me. then explain"
+    assert trigger_ends(lowered) == [lowered.index("show") + 4, len(lowered)]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hyperscan") is None, reason="no hyperscan")
+def test_hyperscan_and_re_find_the_same_spans() -> None:
+    fast, portable = build_matcher("auto"), build_matcher("re")
+    for prompt in PROMPTS:
+        lowered = prompt.lower()
+        assert portable.trigger_ends(lowered) == trigger_ends(lowered)
+        # Hyperscan reports overlapping matches too ("expla" inside "explain"): a superset,
+        # in the same parts.
+        assert set(trigger_ends(lowered)) <= set(fast.trigger_ends(lowered))
+        assert spans_at(lowered, fast.trigger_ends(lowered)) == ask_spans(prompt)
+
+
+def test_parts_keep_their_end_punctuation_and_split_at_quotes_and_lines() -> None:
+    spans = ask_spans('Intro line here\nWhy is it so? "explain that quote" ok; show work please.')
+    assert spans == ("why is it so?", "explain that quote", "show work please.")
+    assert ask_spans("x" * 10 + ". explain it") == ("explain it",)
