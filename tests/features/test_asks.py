@@ -43,3 +43,11 @@ def test_parts_keep_their_end_punctuation_and_split_at_quotes_and_lines() -> Non
     spans = ask_spans('Intro line here\nWhy is it so? "explain that quote" ok; show work please.')
     assert spans == ("why is it so?", "explain that quote", "show work please.")
     assert ask_spans("x" * 10 + ". explain it") == ("explain it",)
+
+
+def test_with_many_candidates_the_first_and_last_are_kept() -> None:
+    fruit = ("apples", "pears", "plums", "figs", "limes", "dates")
+    middle = " ".join(f"Each box holds {name}." for name in fruit)
+    spans = ask_spans(f"Explain it to me. {middle} Show every step please.")
+    assert len(spans) == 4
+    assert spans[0] == "explain it to me." and spans[-1] == "show every step please."

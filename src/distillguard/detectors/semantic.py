@@ -25,7 +25,6 @@ from distillguard.population import Population
 
 log = logging.getLogger(__name__)
 
-THRESHOLD = 0.45  # cosine to the nearest prototype for a span to count as an ask
 START_AT = 10  # an account's first requests are not sampled: most accounts are small
 MAX_EXAMINED = 24
 MAX_REPEATS = 1  # the same wording counts at most this often
@@ -42,13 +41,14 @@ def shared_spotter() -> IntentSpotter | None:
     package, and the detector then stays silent."""
     from threadpoolctl import threadpool_limits
 
+    from distillguard.features.ask_probe import AskProbe
     from distillguard.features.embedding import EmbeddingUnavailable, MiniLMEncoder
 
     # One BLAS thread: the encoder's small matrices gain nothing from more, and on two busy
     # cores threads made it 3-6x slower (benchmarks/embedding_throughput.py).
     threadpool_limits(limits=1, user_api="blas")
     try:
-        return IntentSpotter(MiniLMEncoder.load())
+        return IntentSpotter(MiniLMEncoder.load(), AskProbe.load())
     except EmbeddingUnavailable as exc:
         log.warning("semantic detector off: %s", exc)
         return None
@@ -85,10 +85,11 @@ class SemanticDetector:
         if not f.ask_spans:
             return
         sims = self.spotter.similarities(f.ask_spans)
+        threshold = self.spotter.threshold
         counted: set[str] = set()
         for span, per_intent in zip(f.ask_spans, sims, strict=True):
             for intent, sim in zip(self.spotter.intents, per_intent, strict=True):
-                if sim < THRESHOLD or intent in counted:
+                if sim < threshold or intent in counted:
                     continue
                 wording = h64(span)
                 if state.wordings.count(wording) >= MAX_REPEATS:

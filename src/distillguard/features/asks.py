@@ -15,16 +15,41 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Final
 
-# A span is a candidate only when it has a word an ask for reasoning or for grading needs.
-TRIGGER_PATTERN: Final = (
+# A span is a candidate only when it has a word an ask for reasoning or for grading needs:
+# English stems first, then other languages' (the same meanings: step, reason, think,
+# explain, why, how did you get, show; grade, score, better, judge, rank). The list was widened
+# from the misses of the probe's training phrasings (``ask_training.yaml``), never from its
+# evaluation set.
+_STEMS: Final = (
+    # English: reasoning
     r"step|walk|through|reason|think|thought|explain|expla|show|work|logic|process|approach"
-    r"|part\b|stage|deriv|justif|how (?:you|did|would|to|do|does|is|come)|why|detail|break"
-    r"|method|rational|calculat|solution|solv|arriv|figure|elaborat|unpack|narrat|spell"
-    r"|outline|clarif|understand|each|every|line by line|talk me|teach|tutor|intuition|idea"
-    r"|mind|head|brain|consider|along the way|follow"
-    r"|grade|score|rate\b|rating|rubric|evaluat|assess|judge|criteri"
-    r"|paso|razon|étape|raison|schritt|denk|begründ|ragion|passo|raciocín|步|推理|思考|理由|過程"
+    r"|part\b|stage|deriv|justif|how (?:you|did|would|to|do|does|is|come|so|exactly)|how'd"
+    r"|why|detail|break|method|rational|calculat|solution|solv|arriv|figure|elaborat|unpack"
+    r"|narrat|spell|outline|clarif|understand|each|every|line by line|talk me|teach|tutor"
+    r"|intuition|idea|mind|head|brain|consider|along the way|follow|come from|what made you"
+    r"|decid|conclu|infer|scratch|intermediate|chain|deduc|tally|replay|trace|aloud|out loud"
+    # English: grading
+    r"|grade|score|rate\b|rating|rubric|evaluat|assess|judg|criteri|better|best|prefer|rank"
+    r"|pass\b|fail\b|compar|winner|chosen|rejected|thumbs|adjudicat|superior"
+    # Romance, Germanic, Slavic, Turkish, Indonesian, Vietnamese, Greek, Hebrew, Arabic, Hindi
+    r"|paso|razon|pens|expli|por qu|cómo|porque|pourquoi|comment|étape|raison|schritt|denk"
+    r"|begründ|überleg|lösungsweg|erklär|warum|wie du|ragion|passo|passagg|perché|come hai"
+    r"|raciocín|como você|por que|redener|stap|leg uit|waarom|resonemang|steg|förklara"
+    r"|varför|tankar|рассужд|объясн|поясн|почему|чому|шаг|крок|покаж|промежуточ|проміжн"
+    r"|міркуван|хід|ход|rozumow|wyjaśn|dlaczego|krok|pośredn|adım|açıkla|neden|düşün"
+    r"|akıl|langkah|jelaskan|kenapa|mengapa|berpikir|penalaran|bước|giải thích|tại sao"
+    r"|suy nghĩ|lập luận|βήμα|εξήγ|γιατί|συλλογισ|שלב|הסבר|תסביר|למה|חשיבה|خطو|اشرح|لماذا"
+    r"|تفكير|चरण|समझा|क्यों|तर्क|सोच|ขั้นตอน|อธิบาย|ทำไม|คิด"
+    r"|mejor|calific|puntú|puntu|evalú|meilleur|note |juge|bewert|besser|beurteil|valuta"
+    r"|miglior|punteggio|giudic|avali|melhor|nota |beoordeel|beter|betygsätt|bäst|оцен|оціни"
+    r"|лучше|краща|балл|oceń|lepsz|puan|daha iyi|nilai|chấm|điểm|βαθμολόγ|ציון|قيّم|أفضل"
+    r"|अंक|बेहतर|คะแนน"
+    # Chinese, Japanese, Korean (no spaces: characters, not stems)
+    r"|步|推理|思考|理由|過程|过程|为什么|怎么|解释|說明|说明|推論|なぜ|どうやって|途中|段階|考え"
+    r"|단계|추론|설명|왜|과정|어떻게|생각"
+    r"|打分|评分|評分|更好|排序|评审|採点|優れ|評価|審査|채점|나은|평가|점수"
 )
+TRIGGER_PATTERN: Final = _STEMS
 _TRIGGER: Final = re.compile(TRIGGER_PATTERN)
 # Parts end at sentence punctuation (kept with the part) followed by space, at line breaks,
 # quotes and code fences. (A look-behind for the punctuation would cost twice as much.)
@@ -39,13 +64,23 @@ def normalise(span: str) -> str:
     return _DIGITS.sub("#", " ".join(span.split()).casefold())
 
 
+def _words(part: str) -> int:
+    """Words in ``part``; a script written without spaces (Chinese, Japanese, Thai) counts a
+    word per three characters."""
+    words = len(part.split())
+    if words < MIN_WORDS and not part.isascii():
+        return max(words, len(part.strip()) // 3)
+    return words
+
+
 def trigger_ends(lowered: str) -> list[int]:
     """Where in ``lowered`` (lowercased text) trigger words end, in characters, ascending."""
     return [m.end() for m in _TRIGGER.finditer(lowered)]
 
 
 def ask_spans(text: str) -> tuple[str, ...]:
-    """The short spans of ``text`` that could be an ask (normalised), at most ``MAX_SPANS``."""
+    """The short spans of ``text`` that could be an ask (normalised), at most ``MAX_SPANS``:
+    with more, the first and the last ones."""
     lowered = text.lower()
     return spans_at(lowered, trigger_ends(lowered))
 
@@ -69,13 +104,13 @@ def spans_at(lowered: str, ends: Sequence[int]) -> tuple[str, ...]:
             i += 1
         if hit:
             part = lowered[start:stop]
-            if MIN_WORDS <= len(part.split()) <= MAX_WORDS:
+            if MIN_WORDS <= _words(part) <= MAX_WORDS:
                 span = normalise(part)
                 if span not in found:
                     found.append(span)
-                    if len(found) == MAX_SPANS:
-                        break
         if i == count or sep is None:
             break
         start = sep.end()
+    if len(found) > MAX_SPANS:  # an ask opens or closes a prompt; the middle is the content
+        found = found[: MAX_SPANS // 2] + found[-(MAX_SPANS - MAX_SPANS // 2) :]
     return tuple(found)

@@ -20,9 +20,12 @@ from typing import Final
 
 import numpy as np
 
-from distillguard.features.embedding import MiniLMEncoder
+from distillguard.features.ask_probe import AskProbe
+from distillguard.features.embedding import F32, MiniLMEncoder
 
 ORDINARY_MARGIN = 0.35
+PROTOTYPE_THRESHOLD = 0.45  # contrast of cosines for a span to count as an ask
+PROBE_THRESHOLD = 0.0  # the probe's score (``AskProbe.scores``) for a span to count as an ask
 
 # Prototype phrasings, written from the public descriptions of distillation campaigns (not
 # from the simulator's banks): what each intent means, not how any one attacker words it.
@@ -97,11 +100,18 @@ ORDINARY: Final[tuple[str, ...]] = (
 
 
 class IntentSpotter:
-    """Similarity of spans to each intent's prototypes, with a bounded cache per span."""
+    """How much each span means each intent, with a bounded cache per span: the probe's score
+    (``features.ask_probe``) when given one, else the contrast of prototype similarities."""
 
-    def __init__(self, encoder: MiniLMEncoder, *, cache_size: int = 200_000):
+    def __init__(
+        self, encoder: MiniLMEncoder, probe: AskProbe | None = None, *, cache_size: int = 200_000
+    ):
         self.encoder = encoder
         self.intents = tuple(PROTOTYPES)
+        self.probe = probe
+        self.threshold = PROTOTYPE_THRESHOLD if probe is None else PROBE_THRESHOLD
+        if probe is not None:
+            self._columns = [probe.classes.index(i) for i in self.intents]
         self._protos = [encoder.encode(list(PROTOTYPES[i])) for i in self.intents]
         self._ordinary = encoder.encode(list(ORDINARY))
         self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
@@ -109,20 +119,12 @@ class IntentSpotter:
         self.embedded = 0  # spans actually run through the model (cache misses)
 
     def similarities(self, spans: Sequence[str]) -> list[tuple[float, ...]]:
-        """Per span and intent: the best cosine similarity to the intent's prototypes, less
-        how far the span's similarity to ordinary requests exceeds ``ORDINARY_MARGIN``."""
+        """Per span and intent: how much the span means it (``score``), cached per span."""
         missing = [s for s in dict.fromkeys(spans) if s not in self._cache]
         if missing:
-            vectors = self.encoder.encode(missing)
             self.embedded += len(missing)
-            for span, vec in zip(missing, vectors, strict=True):
-                ordinary = float(np.max(self._ordinary @ vec))
-                # Contrast: how much nearer the intent than the nearest ordinary request.
-                sims = tuple(
-                    float(np.max(p @ vec)) - max(0.0, ordinary - ORDINARY_MARGIN)
-                    for p in self._protos
-                )
-                self._cache[span] = sims
+            for span, scores in zip(missing, self.score(self.encoder.encode(missing)), strict=True):
+                self._cache[span] = scores
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         out = []
@@ -130,3 +132,15 @@ class IntentSpotter:
             self._cache.move_to_end(span)
             out.append(self._cache[span])
         return out
+
+    def score(self, vectors: F32) -> list[tuple[float, ...]]:
+        """Per embedding and intent: the probe's score; without a probe, the best cosine
+        similarity to the intent's prototypes less how far the similarity to ordinary
+        requests exceeds ``ORDINARY_MARGIN`` (how much nearer the intent than the nearest
+        ordinary request)."""
+        if self.probe is not None:
+            scores = self.probe.scores(vectors)[:, self._columns]
+            return [tuple(row) for row in scores.tolist()]
+        ordinary = np.maximum(0.0, (vectors @ self._ordinary.T).max(axis=1) - ORDINARY_MARGIN)
+        sims = np.stack([(vectors @ p.T).max(axis=1) for p in self._protos], axis=1)
+        return [tuple(row) for row in (sims - ordinary[:, None]).tolist()]
