@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from distillguard.data.sharegpt import load_conversations
-from distillguard.engine import Engine
+from distillguard.engine import KNOWN_ASK_HARVEST, Engine
 from distillguard.events import Event
 from distillguard.gateway.decision import RequestContext
 
@@ -189,3 +189,29 @@ def test_a_logprob_classifier_pipeline_is_not_a_soft_label_harvest() -> None:
     engine, _ = run(classifier + harvester)
     assert not engine.is_flagged("classifier")
     assert engine.is_flagged("harvester")
+
+
+def test_an_ask_the_semantic_layer_read_counts_as_harvest_for_every_account_after() -> None:
+    from distillguard.detectors.semantic import START_AT, shared_spotter
+
+    if shared_spotter() is None:
+        import pytest
+
+        pytest.skip("model package absent")
+    # Worded in no lexicon family: only the semantic layer can read it as a grading request.
+    ask = "Compare the two replies below and say which one is better, with a score out of ten."
+    engine = Engine()
+    rng = random.Random(5)
+    later = event(T0 + 10_000, "b", f"{rng.choice(PROBLEMS).format(a=3, b=4, c=5)}\n{ask}")
+
+    def harvest_of_b() -> float:
+        before = engine.linker.campaign_of("b")[1].harvest if "b" in engine.accounts else 0.0
+        engine.process(later)
+        return engine.linker.campaign_of("b")[1].harvest - before
+
+    assert harvest_of_b() == 0.0  # not known yet: nothing sampled it
+    for i in range(START_AT + 2):
+        problem = rng.choice(PROBLEMS).format(a=i + 2, b=i + 3, c=i + 4)
+        engine.process(event(T0 + 60 * i, "a", f"{problem}\n{ask}"))
+    assert engine.known_asks  # account a was sampled, and its ask read as one
+    assert harvest_of_b() == KNOWN_ASK_HARVEST

@@ -19,6 +19,7 @@ from distillguard.campaigns.linker import CampaignStats, LinkConfig, Linker
 from distillguard.detectors.base import Detector, Signal, signal_of
 from distillguard.detectors.metadata import MetadataDetector, MetadataState
 from distillguard.detectors.registry import REGISTRY
+from distillguard.detectors.semantic import SemanticState
 from distillguard.detectors.template import TemplateState
 from distillguard.events import Event
 from distillguard.features.intent import harvest_score
@@ -44,6 +45,11 @@ TEMPLATED_MIN_ACCOUNTS = 5
 # must never mark the next account that uses them.
 INDICATOR_MIN_SPECIFICITY = 0.85
 INDICATOR_MIN_ACCOUNTS = 3
+# A span the semantic layer read as an ask is remembered (engine-wide, bounded), and later
+# requests that carry it, from any account, count as harvesting as a lexicon match would: a
+# campaign's scaffold worded in no lexicon is embedded once and recognised from then on.
+KNOWN_ASK_HARVEST = 0.8
+KNOWN_ASKS_MAX = 100_000
 
 
 class EngineConfig(BaseModel):
@@ -127,6 +133,11 @@ class Engine:
             raise ValueError(f"unknown detectors: {', '.join(sorted(unknown))}")
         self.detectors: list[Detector[Any]] = [REGISTRY[n]() for n in self.config.detectors]
         self._updates = [(d.name, d.update) for d in self.detectors]
+        # A flagged account stays flagged: detectors that only refine its reasons at a price
+        # (the semantic layer's embeddings) stop folding its requests.
+        self._updates_flagged = [
+            (d.name, d.update) for d in self.detectors if not getattr(d, "skip_once_flagged", False)
+        ]
         self._values = [(d.name, d.value) for d in self.detectors]
         self._campaign_ids: dict[str, str] = {}
         self.matcher = build_matcher(self.config.lexicon_backend)
@@ -136,6 +147,7 @@ class Engine:
         self.accounts: dict[str, AccountRecord] = {}
         self.flagged_scaffolds: set[int] = set()
         self._scaffolds_checked: set[tuple[str, int]] = set()
+        self.known_asks: dict[str, str] = {}  # span -> intent, from the semantic layer
         self.events = 0
         # None: this engine's state is its own; else every replica folds every request.
         self.shared: SharedState | None = None
@@ -156,6 +168,10 @@ class Engine:
     def process_features(self, f: RequestFeatures) -> Verdict:
         self.events += 1
         harvest = harvest_score(f)
+        if self.known_asks and harvest < KNOWN_ASK_HARVEST:
+            known = self.known_asks
+            if any(span in known for span in f.ask_spans):
+                harvest = KNOWN_ASK_HARVEST
         self.population.observe(f.ts, f.account_id, f.model, f.segments, f.prompt_hash, harvest)
         record = self.accounts.get(f.account_id)
         if record is None:
@@ -165,11 +181,21 @@ class Engine:
         record.requests += 1
         record.last_ts = f.ts
         states, pop = record.states, self.population
-        for name, update in self._updates:
+        for name, update in self._updates if record.flagged_at is None else self._updates_flagged:
             update(states[name], f, pop)
+        semantic = states.get("semantic")
+        if isinstance(semantic, SemanticState) and semantic.fresh:
+            self._remember_asks(semantic.fresh)
         self._link(f, record)
         campaign = self.linker.record(f.account_id, f.ts, harvest, f.capability, self._templated(f))
         return self._judge(f, record, campaign)
+
+    def _remember_asks(self, asks: list[tuple[str, str]]) -> None:
+        known = self.known_asks
+        if len(known) >= KNOWN_ASKS_MAX:
+            for old in list(known)[: KNOWN_ASKS_MAX // 2]:
+                del known[old]
+        known.update(asks)
 
     def _link(self, f: RequestFeatures, record: AccountRecord) -> None:
         account, add = f.account_id, self.linker.add_key

@@ -62,11 +62,17 @@ class SemanticState:
     hits: dict[str, int] = field(default_factory=dict)  # intent -> requests with a new ask
     wordings: list[int] = field(default_factory=list)  # hashes of the ask wordings counted
     example: str = ""
+    # The spans of the latest request that read as asks, with their intent (at most
+    # asks.MAX_SPANS, replaced at every request): the engine remembers them across accounts.
+    fresh: list[tuple[str, str]] = field(default_factory=list)
 
 
 class SemanticDetector:
     name: ClassVar[str] = "semantic"
     test_min_events: ClassVar[int] = 40
+    # The engine stops feeding an account once it is flagged: the verdict cannot change, and
+    # embedding its sample would only refine its reasons.
+    skip_once_flagged: ClassVar[bool] = True
 
     def __init__(self, spotter: IntentSpotter | None = None, *, load: bool = True):
         self.spotter = spotter if spotter is not None or not load else shared_spotter()
@@ -77,6 +83,8 @@ class SemanticDetector:
     def update(self, state: SemanticState, f: RequestFeatures, pop: Population) -> None:
         state.n += 1
         state.candidates += bool(f.ask_spans)
+        if state.fresh:
+            state.fresh = []
         if state.n < START_AT or state.examined >= MAX_EXAMINED or self.spotter is None:
             return
         if not state.examined and state.candidates < CANDIDATE_SHARE * state.n:
@@ -88,8 +96,14 @@ class SemanticDetector:
         threshold = self.spotter.threshold
         counted: set[str] = set()
         for span, per_intent in zip(f.ask_spans, sims, strict=True):
+            recorded = False
             for intent, sim in zip(self.spotter.intents, per_intent, strict=True):
-                if sim < threshold or intent in counted:
+                if sim < threshold:
+                    continue
+                if not recorded:
+                    state.fresh.append((span, intent))
+                    recorded = True
+                if intent in counted:
                     continue
                 wording = h64(span)
                 if state.wordings.count(wording) >= MAX_REPEATS:
