@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 START_AT = 10  # an account's first requests are not sampled: most accounts are small
 MAX_EXAMINED = 24
+# An account still undecided after MAX_EXAMINED (its ask share at least SHARE's lower end,
+# short of the flag) is sampled on, up to this many: more evidence either way, and only for
+# the few accounts that need it.
+MAX_EXAMINED_UNDECIDED = 40
 MAX_REPEATS = 1  # the same wording counts at most this often
 # Embedding is the expensive part, so only accounts whose prompts keep offering candidate
 # spans (a regex, free) are sampled: the distiller asks in most requests, people rarely.
@@ -85,7 +89,13 @@ class SemanticDetector:
         state.candidates += bool(f.ask_spans)
         if state.fresh:
             state.fresh = []
-        if state.n < START_AT or state.examined >= MAX_EXAMINED or self.spotter is None:
+        if state.n < START_AT or self.spotter is None:
+            return
+        if state.examined >= MAX_EXAMINED and (
+            state.examined >= MAX_EXAMINED_UNDECIDED
+            or max(state.hits.values(), default=0) < SHARE[0] * state.examined
+            or self.value(state, pop) >= 1.0
+        ):
             return
         if not state.examined and state.candidates < CANDIDATE_SHARE * state.n:
             return  # not (yet) an account worth embedding for
