@@ -4,14 +4,23 @@ wording. Runs the real all-MiniLM-L6-v2 (numpy) encoder."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from typing import cast
 
 import pytest
 
-from distillguard.detectors.semantic import START_AT, SemanticDetector, shared_spotter
+from distillguard.detectors.semantic import (
+    MAX_EXAMINED,
+    MAX_EXAMINED_UNDECIDED,
+    START_AT,
+    SemanticDetector,
+    shared_spotter,
+)
 from distillguard.events import Event
 from distillguard.features.asks import ask_spans
 from distillguard.features.matcher import build_matcher
 from distillguard.features.request import extract
+from distillguard.features.semantic import IntentSpotter
 from distillguard.population import Population
 
 pytestmark = pytest.mark.skipif(shared_spotter() is None, reason="model package absent")
@@ -89,3 +98,26 @@ def test_candidate_spans_are_short_normalised_and_few() -> None:
     many = "\n".join(f"explain part {i} please" for i in range(10))
     assert len(ask_spans(many)) <= 4
     assert ask_spans("Explain step 12 again") == ask_spans("explain   step 7 again")
+
+
+class _Spotter:
+    """Reads a span as an ask for the reasoning when it says "ask" (isolates the sampling)."""
+
+    intents = ("cot", "rubric")
+    threshold = 0.0
+
+    def similarities(self, spans: Sequence[str]) -> list[tuple[float, ...]]:
+        return [(1.0, -1.0) if "ask" in s else (-1.0, -1.0) for s in spans]
+
+
+@pytest.mark.parametrize(("every", "examined"), [(0, MAX_EXAMINED), (6, MAX_EXAMINED_UNDECIDED)])
+def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
+    detector = SemanticDetector(cast(IntentSpotter, _Spotter()))
+    state, pop = detector.initial(), Population()
+    for i in range(120):
+        asks = every and i % every == 0
+        tag = chr(97 + i % 26) + chr(97 + i // 26)  # a new wording each time (digits are masked)
+        text = f"explain the ask {tag} please" if asks else f"explain item {i} in a few words"
+        detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
+    # One request in six asks: 1/6 is above the 12% where doubt starts and short of a flag.
+    assert state.examined == examined
