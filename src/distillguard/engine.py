@@ -181,11 +181,12 @@ class Engine:
         record.requests += 1
         record.last_ts = f.ts
         states, pop = record.states, self.population
-        for name, update in self._updates if record.flagged_at is None else self._updates_flagged:
+        unflagged = record.flagged_at is None
+        for name, update in self._updates if unflagged else self._updates_flagged:
             update(states[name], f, pop)
         semantic = states.get("semantic")
-        if isinstance(semantic, SemanticState) and semantic.fresh:
-            self._remember_asks(semantic.fresh)
+        if unflagged and isinstance(semantic, SemanticState) and semantic.fresh:
+            self._remember_asks(semantic.fresh)  # (a flagged account's are from before)
         self._link(f, record)
         campaign = self.linker.record(f.account_id, f.ts, harvest, f.capability, self._templated(f))
         return self._judge(f, record, campaign)
