@@ -21,23 +21,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from distillguard.features.ask_probe import AskProbe
+from distillguard.features.ask_probe import AskProbe, real_spans
 from distillguard.features.asks import ask_spans, normalise
 from distillguard.features.embedding import MiniLMEncoder
 from distillguard.features.semantic import IntentSpotter
-from distillguard.sim.resources import DataBank
 
 DATA = Path(__file__).parent / "data" / "ask_phrasings.yaml"
-
-
-def real_spans(limit: int) -> list[str]:
-    spans: dict[str, None] = {}
-    for conv in DataBank(20_000).sharegpt("benign"):
-        for turn in conv.user_turns:
-            spans.update(dict.fromkeys(ask_spans(turn.text)))
-        if len(spans) >= limit:
-            break
-    return list(spans)[:limit]
 
 
 def main() -> None:
@@ -50,7 +39,7 @@ def main() -> None:
         "prototypes": IntentSpotter(encoder),
         "probe": IntentSpotter(encoder, AskProbe.load()),
     }
-    real = real_spans(args.real)
+    real = real_spans(args.real, "benign")
     vectors = {k: encoder.encode([normalise(s) for s in v]) for k, v in data.items()}
     vectors["real"] = encoder.encode(real)
     offered = {k: np.asarray([bool(ask_spans(s)) for s in v]) for k, v in data.items()}

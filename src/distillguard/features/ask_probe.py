@@ -27,13 +27,16 @@ import json
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
 import yaml
 
 from distillguard.features.embedding import F32, MiniLMEncoder
+
+if TYPE_CHECKING:
+    from distillguard.sim.resources import Pool
 
 CLASSES: Final = ("cot", "rubric", "ordinary")
 MIN_PROBABILITY: Final = 0.3
@@ -48,9 +51,9 @@ def _package_file(name: str) -> Path:
     return Path(str(resources.files("distillguard.features").joinpath(name)))
 
 
-def training_data(real: bool = True) -> dict[str, list[str]]:
-    """The phrasings per class: the training file, the spotter's prototypes and, with
-    ``real``, ``REAL_SPANS`` candidate spans of real people's prompts as ordinary."""
+def training_data() -> dict[str, list[str]]:
+    """The written phrasings per class: the training file and the spotter's prototypes
+    (``train`` adds ``REAL_SPANS`` real people's candidate spans as ordinary)."""
     from distillguard.features.semantic import ORDINARY, PROTOTYPES
 
     raw = yaml.safe_load(_package_file("ask_training.yaml").read_text(encoding="utf-8"))
@@ -58,22 +61,22 @@ def training_data(real: bool = True) -> dict[str, list[str]]:
     data["cot"] += PROTOTYPES["cot"]
     data["rubric"] += PROTOTYPES["rubric"]
     data["ordinary"] += ORDINARY
-    if real:
-        data["ordinary"] += real_spans(REAL_SPANS)
     return data
 
 
-def real_spans(limit: int) -> list[str]:
-    """Candidate spans (``features.asks``) of ShareGPT user turns from the simulator's attack
-    pool, where they are only the questions wrapped in attack templates: the people of the
-    evaluation (the benign pool) stay unseen. Short clean phrasings alone taught the probe
-    nothing about what real prompts' spans look like (code, fragments, pasted text), and it
-    took 15% of them for asks."""
+def real_spans(limit: int, pool: Pool = "attack") -> list[str]:
+    """Up to ``limit`` distinct candidate spans (``features.asks``) of ShareGPT user turns from
+    one of the simulator's pools.
+
+    The probe trains on the attack pool, where the turns are only the questions wrapped in
+    attack templates: the people of the evaluation (the benign pool) stay unseen. Short clean
+    phrasings alone taught the probe nothing about what real prompts' spans look like (code,
+    fragments, pasted text), and it took 15% of them for asks."""
     from distillguard.features.asks import ask_spans
     from distillguard.sim.resources import DataBank
 
     spans: dict[str, None] = {}
-    for conv in DataBank(20_000).sharegpt("attack"):
+    for conv in DataBank(20_000).sharegpt(pool):
         for turn in conv.user_turns:
             spans.update(dict.fromkeys(ask_spans(turn.text)))
         if len(spans) >= limit:
@@ -81,11 +84,11 @@ def real_spans(limit: int) -> list[str]:
     return list(spans)[:limit]
 
 
-def digest() -> str:
-    """Of the phrasings written down (``training_data(real=False)``) and the settings."""
-    written = json.dumps(training_data(real=False), sort_keys=True)
+def digest(written: dict[str, list[str]] | None = None) -> str:
+    """Of the phrasings written down (``training_data``) and the settings."""
+    text = json.dumps(written if written is not None else training_data(), sort_keys=True)
     settings = f"{REAL_SPANS}|{L2}|{STEPS}|{LEARNING_RATE}"
-    return hashlib.blake2b((written + settings).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b((text + settings).encode(), digest_size=16).hexdigest()
 
 
 class AskProbe:
@@ -194,7 +197,9 @@ def fit(
 def train(encoder: MiniLMEncoder) -> AskProbe:
     from distillguard.features.asks import normalise
 
-    data, written = training_data(), training_data(real=False)
+    written = training_data()
+    data = {c: list(v) for c, v in written.items()}
+    data["ordinary"] += real_spans(REAL_SPANS)
     texts = [normalise(s) for c in CLASSES for s in data[c]]
     labels = np.asarray([i for i, c in enumerate(CLASSES) for _ in data[c]], dtype=np.int64)
     # Groups: the classes, and real people's spans apart from the written ordinary phrasings,
@@ -207,7 +212,7 @@ def train(encoder: MiniLMEncoder) -> AskProbe:
     weights, bias = fit(vectors, labels, groups, len(CLASSES))
     # The bank as it ships (float16), so that training and use see the same neighbours.
     bank = vectors.astype(np.float16).astype(np.float32)
-    return AskProbe(weights, bias, bank, labels, CLASSES, digest())
+    return AskProbe(weights, bias, bank, labels, CLASSES, digest(written))
 
 
 def main() -> None:

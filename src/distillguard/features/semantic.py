@@ -112,8 +112,9 @@ class IntentSpotter:
         self.threshold = PROTOTYPE_THRESHOLD if probe is None else PROBE_THRESHOLD
         if probe is not None:
             self._columns = [probe.classes.index(i) for i in self.intents]
-        self._protos = [encoder.encode(list(PROTOTYPES[i])) for i in self.intents]
-        self._ordinary = encoder.encode(list(ORDINARY))
+        else:  # the prototypes are embedded only where they are read
+            self._protos = [encoder.encode(list(PROTOTYPES[i])) for i in self.intents]
+            self._ordinary = encoder.encode(list(ORDINARY))
         self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.embedded = 0  # spans actually run through the model (cache misses)
