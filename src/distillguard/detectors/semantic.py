@@ -45,6 +45,7 @@ def shared_spotter() -> IntentSpotter | None:
     package, and the detector then stays silent."""
     from threadpoolctl import threadpool_limits
 
+    from distillguard.features.ask_prefilter import AskPrefilter
     from distillguard.features.ask_probe import AskProbe
     from distillguard.features.embedding import EmbeddingUnavailable, MiniLMEncoder
 
@@ -52,7 +53,7 @@ def shared_spotter() -> IntentSpotter | None:
     # cores threads made it 3-6x slower (benchmarks/embedding_throughput.py).
     threadpool_limits(limits=1, user_api="blas")
     try:
-        return IntentSpotter(MiniLMEncoder.load(), AskProbe.load())
+        return IntentSpotter(MiniLMEncoder.load(), AskProbe.load(), prefilter=AskPrefilter.load())
     except EmbeddingUnavailable as exc:
         log.warning("semantic detector off: %s", exc)
         return None

@@ -47,7 +47,7 @@ LEARNING_RATE: Final = 0.5
 REAL_SPANS: Final = 2000
 
 
-def _package_file(name: str) -> Path:
+def package_file(name: str) -> Path:
     return Path(str(resources.files("distillguard.features").joinpath(name)))
 
 
@@ -56,7 +56,7 @@ def training_data() -> dict[str, list[str]]:
     (``train`` adds ``REAL_SPANS`` real people's candidate spans as ordinary)."""
     from distillguard.features.semantic import ORDINARY, PROTOTYPES
 
-    raw = yaml.safe_load(_package_file("ask_training.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(package_file("ask_training.yaml").read_text(encoding="utf-8"))
     data = {c: [str(s) for s in raw[c]] for c in CLASSES}
     data["cot"] += PROTOTYPES["cot"]
     data["rubric"] += PROTOTYPES["rubric"]
@@ -115,7 +115,7 @@ class AskProbe:
 
     @classmethod
     def load(cls, path: Path | None = None) -> AskProbe:
-        with np.load(path or _package_file("ask_probe.npz")) as raw:
+        with np.load(path or package_file("ask_probe.npz")) as raw:
             return cls(
                 raw["weights"].astype(np.float32),
                 raw["bias"].astype(np.float32),
@@ -217,7 +217,7 @@ def train(encoder: MiniLMEncoder) -> AskProbe:
 
 def main() -> None:
     probe = train(MiniLMEncoder.load())
-    out = _package_file("ask_probe.npz")
+    out = package_file("ask_probe.npz")
     probe.save(out)
     print(f"wrote {out} ({len(probe.bank_labels)} phrasings; trained on {probe.trained_on})")
 

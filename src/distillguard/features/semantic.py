@@ -20,6 +20,7 @@ from typing import Final
 
 import numpy as np
 
+from distillguard.features.ask_prefilter import AskPrefilter
 from distillguard.features.ask_probe import AskProbe
 from distillguard.features.embedding import F32, MiniLMEncoder
 
@@ -99,14 +100,26 @@ ORDINARY: Final[tuple[str, ...]] = (
 )
 
 
+# What a span the prefilter turns away scores for every intent: below any threshold.
+REJECTED: Final = -1.0
+
+
 class IntentSpotter:
     """How much each span means each intent, with a bounded cache per span: the probe's score
-    (``features.ask_probe``) when given one, else the contrast of prototype similarities."""
+    (``features.ask_probe``) when given one, else the contrast of prototype similarities.
+    With a ``prefilter`` (``features.ask_prefilter``), spans it turns away are not embedded
+    and score ``REJECTED``."""
 
     def __init__(
-        self, encoder: MiniLMEncoder, probe: AskProbe | None = None, *, cache_size: int = 200_000
+        self,
+        encoder: MiniLMEncoder,
+        probe: AskProbe | None = None,
+        *,
+        prefilter: AskPrefilter | None = None,
+        cache_size: int = 200_000,
     ):
         self.encoder = encoder
+        self.prefilter = prefilter
         self.intents = tuple(PROTOTYPES)
         self.probe = probe
         self.threshold = PROTOTYPE_THRESHOLD if probe is None else PROBE_THRESHOLD
@@ -118,13 +131,23 @@ class IntentSpotter:
         self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.embedded = 0  # spans actually run through the model (cache misses)
+        self.spared = 0  # spans the prefilter kept from the model
 
     def similarities(self, spans: Sequence[str]) -> list[tuple[float, ...]]:
         """Per span and intent: how much the span means it (``score``), cached per span."""
         missing = [s for s in dict.fromkeys(spans) if s not in self._cache]
         if missing:
-            self.embedded += len(missing)
-            for span, scores in zip(missing, self.score(self.encoder.encode(missing)), strict=True):
+            found: dict[str, tuple[float, ...]] = {}
+            if self.prefilter is not None:
+                rejected = (REJECTED,) * len(self.intents)
+                passes = self.prefilter.passes(missing)
+                found = {s: rejected for s, ok in zip(missing, passes, strict=True) if not ok}
+                self.spared += len(found)
+                missing = [s for s in missing if s not in found]
+            if missing:
+                self.embedded += len(missing)
+                found.update(zip(missing, self.score(self.encoder.encode(missing)), strict=True))
+            for span, scores in found.items():
                 self._cache[span] = scores
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
