@@ -7,17 +7,24 @@ order would not be the one the gateway would have given.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import multiprocessing
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from distillguard.engine import Engine, EngineConfig, campaign_id_of
-from distillguard.events import Event, EventError, parse_ts, read_jsonl
-from distillguard.features.request import RequestFeatures, extract
+from distillguard.events import Event, EventError, parse_ts, read_jsonl, validate_event
+from distillguard.features.matcher import Matcher, build_matcher
+from distillguard.features.request import RequestFeatures, TextCache, extract
 from distillguard.report.analyze_report import write_report
 from distillguard.report.tape import Tape
 
@@ -90,9 +97,38 @@ def analyze(
     report: bool = True,
 ) -> AnalyzeResult:
     replay = Replay(config, report)
+    extracted = ((parse_ts(event["ts"]), replay.features(event)) for event in events)
+    return fold(replay, extracted, out, progress)
+
+
+def analyze_parallel(
+    path: Path,
+    out: Path,
+    config: EngineConfig | None = None,
+    progress: Any = None,
+    report: bool = True,
+    workers: int = 2,
+) -> AnalyzeResult:
+    """``analyze`` of a JSONL log (``.gz`` allowed) with reading, validation and feature
+    extraction in ``workers`` processes, blocks of lines at a time, while this process folds
+    the features in the log's order: the same verdicts, since only the fold depends on other
+    requests (as ``analyze --spark`` does on a cluster)."""
+    if path.suffix == ".parquet":
+        raise EventError("--workers reads JSONL logs; for Parquet use --spark")
+    replay = Replay(config, report)
+    backend = replay.engine.config.lexicon_backend
+    return fold(replay, extract_in_workers(path, workers, backend), out, progress)
+
+
+def fold(
+    replay: Replay,
+    extracted: Iterator[tuple[float, RequestFeatures | None]],
+    out: Path,
+    progress: Any = None,
+) -> AnalyzeResult:
+    """Every event's features (None: nothing to judge) into the engine, in time order."""
     last_ts = float("-inf")
-    for replay.events, event in enumerate(events, start=1):
-        ts = parse_ts(event["ts"])
+    for replay.events, (ts, f) in enumerate(extracted, start=1):
         if ts < last_ts:
             raise EventError(
                 f"event {replay.events} is older than the one before it; sort the log by ts"
@@ -100,10 +136,58 @@ def analyze(
         last_ts = ts
         if progress is not None:
             progress.update(1)
-        f = replay.features(event)
         if f is not None:
             replay.judge(f)
     return write_outputs(replay, out)
+
+
+BLOCK_LINES = 2_000
+_worker: tuple[Matcher, TextCache] | None = None  # a worker process's matcher and cache
+
+
+def extract_block(
+    path: str, first_line: int, lines: list[bytes], backend: str
+) -> list[tuple[float, RequestFeatures | None]]:
+    """In a worker: the features of a block of a log's lines (blank lines are not events)."""
+    global _worker
+    if _worker is None:
+        _worker = build_matcher(backend), TextCache()
+    matcher, cache = _worker
+    out: list[tuple[float, RequestFeatures | None]] = []
+    for lineno, line in enumerate(lines, start=first_line):
+        if not line.strip():
+            continue
+        try:
+            event = validate_event(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise EventError(f"{path}:{lineno}: not JSON: {exc}") from exc
+        except EventError as exc:
+            raise EventError(f"{path}:{lineno}: {exc}") from exc
+        judged = bool((event.get("request") or {}).get("messages"))
+        out.append((parse_ts(event["ts"]), extract(event, matcher, cache) if judged else None))
+    return out
+
+
+def extract_in_workers(
+    path: Path, workers: int, backend: str = "auto"
+) -> Iterator[tuple[float, RequestFeatures | None]]:
+    """The log's features in its order, extracted by ``workers`` processes; at most two
+    blocks per worker are in flight, so memory stays bounded whatever the log's size."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    context = multiprocessing.get_context("spawn")
+    raw: io.BufferedIOBase
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+    with raw, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[list[tuple[float, RequestFeatures | None]]]] = deque()
+        first = 1
+        while lines := list(islice(raw, BLOCK_LINES)):
+            pending.append(pool.submit(extract_block, str(path), first, lines, backend))
+            first += len(lines)
+            if len(pending) >= 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def write_outputs(replay: Replay, out: Path) -> AnalyzeResult:

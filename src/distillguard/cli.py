@@ -300,15 +300,24 @@ class _Progress:
     help="Parquet only: extract features on a local Spark in this many partitions; the "
     "verdicts are the same fold, so the results equal the single-machine run.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="JSONL only: read and extract features in this many processes while this one folds "
+    "them in order; the same results, sooner on a machine with spare cores.",
+)
 def analyze_cmd(
     events_path: Path,
     out: Path,
     engine_config: Path | None,
     report: bool,
     spark_partitions: int | None,
+    workers: int,
 ) -> None:
     """Replay an event log (JSONL, .gz or Parquet) through the detection engine, causally."""
-    from distillguard.analyze import analyze, read_events
+    from distillguard.analyze import analyze, analyze_parallel, read_events
     from distillguard.engine import load_engine_config
     from distillguard.events import EventError
 
@@ -327,9 +336,14 @@ def analyze_cmd(
         )
     else:
         try:
-            result = analyze(
-                read_events(events_path), out, config, progress=_Progress(), report=report
-            )
+            if workers > 1:
+                result = analyze_parallel(
+                    events_path, out, config, _Progress(), report=report, workers=workers
+                )
+            else:
+                result = analyze(
+                    read_events(events_path), out, config, progress=_Progress(), report=report
+                )
         except EventError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -147,3 +148,54 @@ def test_analyze_reads_parquet_like_jsonl(simulated: Path, tmp_path: Path) -> No
         return {r["account_id"]: r["score"] for r in map(orjson.loads, rows)}
 
     assert scores("p") == scores("j")
+
+
+def test_analyze_with_workers_gives_the_same_results(simulated: Path, tmp_path: Path) -> None:
+    # A block size that splits the log across many blocks, so that order across blocks and
+    # workers is what is tested.
+    import distillguard.analyze as analyze_module
+
+    lines = (simulated / "events.jsonl").read_bytes().splitlines()
+    log = tmp_path / "events.jsonl.gz"
+    with gzip.open(log, "wb") as handle:  # the workers read .gz as analyze does
+        handle.write(b"\n".join(lines) + b"\n\n")  # a trailing blank line is no event
+    runner = CliRunner()
+    one = runner.invoke(main, ["analyze", str(log), "--out", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output
+    old = analyze_module.BLOCK_LINES
+    analyze_module.BLOCK_LINES = max(1, len(lines) // 7)
+    try:
+        many = runner.invoke(
+            main, ["analyze", str(log), "--out", str(tmp_path / "many"), "--workers", "2"]
+        )
+    finally:
+        analyze_module.BLOCK_LINES = old
+    assert many.exit_code == 0, many.output
+    for name in ("accounts.jsonl", "campaigns.jsonl", "summary.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes()
+    assert b'"flagged":true' in (tmp_path / "one" / "accounts.jsonl").read_bytes()
+
+
+def test_analyze_with_workers_names_the_bad_line_and_refuses_disorder(
+    simulated: Path, tmp_path: Path
+) -> None:
+    lines = (simulated / "events.jsonl").read_bytes().splitlines()[:300]
+    runner = CliRunner()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"\n".join([*lines[:200], b'{"ts": 1, "account_id": ""', *lines[200:]]))
+    result = runner.invoke(
+        main, ["analyze", str(bad), "--out", str(tmp_path / "o"), "--workers", "2"]
+    )
+    assert result.exit_code == 1 and "bad.jsonl:201: not JSON" in result.output
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_bytes(b"\n".join([*lines[:100], lines[150], *lines[100:]]))
+    result = runner.invoke(
+        main, ["analyze", str(shuffled), "--out", str(tmp_path / "s"), "--workers", "2"]
+    )
+    assert result.exit_code == 1 and "event 102 is older than the one before" in result.output
+    parquet = tmp_path / "events.parquet"
+    parquet.write_bytes(b"")
+    result = runner.invoke(
+        main, ["analyze", str(parquet), "--out", str(tmp_path / "p"), "--workers", "2"]
+    )
+    assert result.exit_code == 1 and "--spark" in result.output
