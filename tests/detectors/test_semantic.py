@@ -106,13 +106,18 @@ class _Spotter:
     intents = ("cot", "rubric")
     threshold = 0.0
 
-    def similarities(self, spans: Sequence[str]) -> list[tuple[float, ...]]:
+    def __init__(self) -> None:
+        self.screened: list[bool] = []
+
+    def similarities(self, spans: Sequence[str], *, screen: bool) -> list[tuple[float, ...]]:
+        self.screened.append(screen)
         return [(1.0, -1.0) if "ask" in s else (-1.0, -1.0) for s in spans]
 
 
 @pytest.mark.parametrize(("every", "examined"), [(0, MAX_EXAMINED), (6, MAX_EXAMINED_UNDECIDED)])
 def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
-    detector = SemanticDetector(cast(IntentSpotter, _Spotter()))
+    spotter = _Spotter()
+    detector = SemanticDetector(cast(IntentSpotter, spotter))
     state, pop = detector.initial(), Population()
     for i in range(120):
         asks = every and i % every == 0
@@ -121,3 +126,7 @@ def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
         detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
     # One request in six asks: 1/6 is above the 12% where doubt starts and short of a flag.
     assert state.examined == examined
+    # The prefilter screens an account's spans until its first ask, not after.
+    first = spotter.screened.index(False) if every else len(spotter.screened)
+    assert spotter.screened and all(spotter.screened[:first])
+    assert not any(spotter.screened[first:])

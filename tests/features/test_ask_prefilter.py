@@ -74,5 +74,8 @@ def test_a_span_turned_away_is_not_embedded_and_counts_as_no_ask() -> None:
     assert scores[1] == scores[2] == (REJECTED,) * len(spotter.intents)
     assert max(scores[1]) < spotter.threshold
     assert (spotter.embedded, spotter.spared) == (1, 1)
-    spotter.similarities([other])  # cached: neither embedded nor scored again
-    assert (spotter.embedded, spotter.spared) == (1, 1)
+    spotter.similarities([ask])  # cached
+    assert (spotter.embedded, encoder.seen) == (1, [ask])
+    # Unscreened (an account that has asked before), the span is embedded after all.
+    scores = spotter.similarities([other], screen=False)
+    assert encoder.seen == [ask, other] and scores[0] != (REJECTED,) * len(spotter.intents)

@@ -103,7 +103,8 @@ class SemanticDetector:
         state.examined += 1
         if not f.ask_spans:
             return
-        sims = self.spotter.similarities(f.ask_spans)
+        # Screened by the prefilter until the account's first ask; then every span is read.
+        sims = self.spotter.similarities(f.ask_spans, screen=not state.hits)
         threshold = self.spotter.threshold
         counted: set[str] = set()
         for span, per_intent in zip(f.ask_spans, sims, strict=True):

@@ -132,29 +132,33 @@ class IntentSpotter:
         self._cache_size = cache_size
         self.embedded = 0  # spans actually run through the model (cache misses)
         self.spared = 0  # spans the prefilter kept from the model
+        self._rejected = (REJECTED,) * len(self.intents)
 
-    def similarities(self, spans: Sequence[str]) -> list[tuple[float, ...]]:
-        """Per span and intent: how much the span means it (``score``), cached per span."""
+    def similarities(self, spans: Sequence[str], *, screen: bool = True) -> list[tuple[float, ...]]:
+        """Per span and intent: how much the span means it (``score``), cached per span.
+        With ``screen`` (and a prefilter), a span the prefilter turns away scores
+        ``REJECTED`` unembedded; without, every span is embedded (a suspect's, say)."""
         missing = [s for s in dict.fromkeys(spans) if s not in self._cache]
+        rejected: dict[str, tuple[float, ...]] = {}
+        if missing and screen and self.prefilter is not None:
+            # Not cached: an account looked at thoroughly later must see the span embedded.
+            passes = self.prefilter.passes(missing)
+            rejected = {s: self._rejected for s, ok in zip(missing, passes, strict=True) if not ok}
+            self.spared += len(rejected)
+            missing = [s for s in missing if s not in rejected]
         if missing:
-            found: dict[str, tuple[float, ...]] = {}
-            if self.prefilter is not None:
-                rejected = (REJECTED,) * len(self.intents)
-                passes = self.prefilter.passes(missing)
-                found = {s: rejected for s, ok in zip(missing, passes, strict=True) if not ok}
-                self.spared += len(found)
-                missing = [s for s in missing if s not in found]
-            if missing:
-                self.embedded += len(missing)
-                found.update(zip(missing, self.score(self.encoder.encode(missing)), strict=True))
-            for span, scores in found.items():
+            self.embedded += len(missing)
+            for span, scores in zip(missing, self.score(self.encoder.encode(missing)), strict=True):
                 self._cache[span] = scores
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         out = []
         for span in spans:
-            self._cache.move_to_end(span)
-            out.append(self._cache[span])
+            found = rejected.get(span)
+            if found is None:
+                self._cache.move_to_end(span)
+                found = self._cache[span]
+            out.append(found)
         return out
 
     def score(self, vectors: F32) -> list[tuple[float, ...]]:
