@@ -39,10 +39,10 @@ from typing import Any, Final
 
 import orjson
 
-from distillguard.analyze import extract_in_workers, read_events
+from distillguard.analyze import extract_in_workers, in_time_order, read_events
 from distillguard.detectors.base import state_to_dict
 from distillguard.engine import Engine
-from distillguard.events import EventError, parse_ts
+from distillguard.events import EventError, carries_request, parse_ts
 from distillguard.features.matcher import build_matcher
 from distillguard.features.request import extract
 
@@ -158,7 +158,7 @@ def parse_and_extract(path: Path) -> int:
     matcher = build_matcher()
     count = 0
     for event in analyze_events(path):
-        if (event.get("request") or {}).get("messages"):
+        if carries_request(event):
             extract(event, matcher)
         count += 1
     return count
@@ -179,11 +179,8 @@ def run_engine(engine: Engine, path: Path, rss_at: dict[int, int] | None = None)
 def run_parallel(path: Path, workers: int) -> int:
     """As ``analyze --workers``: extraction in worker processes, the fold here, in order."""
     engine = Engine()
-    count, last = 0, float("-inf")
-    for ts, f in extract_in_workers(path, workers, engine.config.lexicon_backend):
-        if ts < last:
-            raise EventError("the log is not in time order")
-        last = ts
+    count = 0
+    for f in in_time_order(extract_in_workers(path, workers, engine.config.lexicon_backend)):
         if f is not None:
             engine.process_features(f)
         count += 1

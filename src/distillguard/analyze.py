@@ -7,8 +7,6 @@ order would not be the one the gateway would have given.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import multiprocessing
 from collections import deque
@@ -22,7 +20,15 @@ from typing import Any
 import orjson
 
 from distillguard.engine import Engine, EngineConfig, campaign_id_of
-from distillguard.events import Event, EventError, parse_ts, read_jsonl, validate_event
+from distillguard.events import (
+    Event,
+    EventError,
+    carries_request,
+    open_log,
+    parse_line,
+    parse_ts,
+    read_jsonl,
+)
 from distillguard.features.matcher import Matcher, build_matcher
 from distillguard.features.request import RequestFeatures, TextCache, extract
 from distillguard.report.analyze_report import write_report
@@ -84,7 +90,7 @@ class Replay:
 
     def features(self, event: Event) -> RequestFeatures | None:
         """None for an event refused for bad input before it was read: nothing to judge."""
-        if not (event.get("request") or {}).get("messages"):
+        if not carries_request(event):
             return None
         return extract(event, self.engine.matcher, self.engine.text_cache)
 
@@ -127,18 +133,24 @@ def fold(
     progress: Any = None,
 ) -> AnalyzeResult:
     """Every event's features (None: nothing to judge) into the engine, in time order."""
-    last_ts = float("-inf")
-    for replay.events, (ts, f) in enumerate(extracted, start=1):
-        if ts < last_ts:
-            raise EventError(
-                f"event {replay.events} is older than the one before it; sort the log by ts"
-            )
-        last_ts = ts
+    for replay.events, f in enumerate(in_time_order(extracted), start=1):
         if progress is not None:
             progress.update(1)
         if f is not None:
             replay.judge(f)
     return write_outputs(replay, out)
+
+
+def in_time_order(
+    extracted: Iterator[tuple[float, RequestFeatures | None]],
+) -> Iterator[RequestFeatures | None]:
+    """The features of (ts, features) pairs; an event older than its predecessor is an error."""
+    last_ts = float("-inf")
+    for n, (ts, f) in enumerate(extracted, start=1):
+        if ts < last_ts:
+            raise EventError(f"event {n} is older than the one before it; sort the log by ts")
+        last_ts = ts
+        yield f
 
 
 BLOCK_LINES = 2_000
@@ -155,16 +167,10 @@ def extract_block(
     matcher, cache = _worker
     out: list[tuple[float, RequestFeatures | None]] = []
     for lineno, line in enumerate(lines, start=first_line):
-        if not line.strip():
-            continue
-        try:
-            event = validate_event(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            raise EventError(f"{path}:{lineno}: not JSON: {exc}") from exc
-        except EventError as exc:
-            raise EventError(f"{path}:{lineno}: {exc}") from exc
-        judged = bool((event.get("request") or {}).get("messages"))
-        out.append((parse_ts(event["ts"]), extract(event, matcher, cache) if judged else None))
+        if line.strip():
+            event = parse_line(line, f"{path}:{lineno}")
+            f = extract(event, matcher, cache) if carries_request(event) else None
+            out.append((parse_ts(event["ts"]), f))
     return out
 
 
@@ -176,9 +182,7 @@ def extract_in_workers(
     if workers < 1:
         raise ValueError("workers must be at least 1")
     context = multiprocessing.get_context("spawn")
-    raw: io.BufferedIOBase
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
-    with raw, ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with open_log(path) as raw, ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque[Future[list[tuple[float, RequestFeatures | None]]]] = deque()
         first = 1
         while lines := list(islice(raw, BLOCK_LINES)):

@@ -21,7 +21,7 @@ from distillguard.detectors.metadata import MetadataDetector, MetadataState
 from distillguard.detectors.registry import REGISTRY
 from distillguard.detectors.semantic import SemanticState
 from distillguard.detectors.template import TemplateState
-from distillguard.events import Event
+from distillguard.events import Event, carries_request
 from distillguard.features.intent import harvest_score
 from distillguard.features.matcher import build_matcher
 from distillguard.features.request import RequestFeatures, TextCache, client_signature, extract
@@ -156,8 +156,7 @@ class Engine:
     def process(self, event: Event) -> Verdict | None:
         """Fold one event in; None for an event that carries no request to judge (refused by
         the gateway for bad input or a bad key before it was read)."""
-        messages = (event.get("request") or {}).get("messages")
-        if not messages:
+        if not carries_request(event):
             return None
         return self.judge(extract(event, self.matcher, self.text_cache))
 

@@ -65,20 +65,33 @@ def validate_event(obj: object) -> Event:
     return obj
 
 
+def carries_request(event: Event) -> bool:
+    """Whether the event has a request to judge: one the gateway refused for bad input or a
+    bad key before reading it has no messages."""
+    return bool((event.get("request") or {}).get("messages"))
+
+
+def open_log(path: Path) -> io.BufferedIOBase:
+    """A JSONL log's bytes, gunzipped when its name ends in ``.gz``."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+
+
+def parse_line(line: bytes, where: str) -> Event:
+    """One JSONL line as a validated event; ``where`` (file:line) names it in the error."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise EventError(f"{where}: not JSON: {exc}") from exc
+    try:
+        return validate_event(obj)
+    except EventError as exc:
+        raise EventError(f"{where}: {exc}") from exc
+
+
 def read_jsonl(path: Path | str) -> Iterator[Event]:
     """Validated events from a JSONL file (``.gz`` allowed); the line number names bad input."""
     file = Path(path)
-    raw: io.BufferedIOBase
-    raw = gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")  # noqa: SIM115
-    with raw:
+    with open_log(file) as raw:
         for lineno, line in enumerate(raw, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise EventError(f"{file}:{lineno}: not JSON: {exc}") from exc
-            try:
-                yield validate_event(obj)
-            except EventError as exc:
-                raise EventError(f"{file}:{lineno}: {exc}") from exc
+            if line.strip():
+                yield parse_line(line, f"{file}:{lineno}")

@@ -23,7 +23,7 @@ import orjson
 
 from distillguard.analyze import AnalyzeResult, Replay, row_to_event, write_outputs
 from distillguard.engine import EngineConfig
-from distillguard.events import parse_ts
+from distillguard.events import carries_request, parse_ts
 from distillguard.features.matcher import build_matcher
 from distillguard.features.request import TextCache, extract
 
@@ -46,7 +46,7 @@ def _extractor(lexicon_backend: str) -> Any:
             seq = data.pop("_seq")
             event = row_to_event(data)
             ts = parse_ts(event["ts"])
-            if not (event.get("request") or {}).get("messages"):
+            if not carries_request(event):
                 yield ts, seq, None
                 continue
             f = extract(event, matcher, cache)

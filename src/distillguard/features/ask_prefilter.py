@@ -17,7 +17,6 @@ share of real people's spans it spares the encoder. Retrain after changing the t
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from distillguard.features.ask_probe import package_file, real_spans, training_data
+from distillguard.features.ask_probe import fingerprint, package_file, real_spans, training_data
 from distillguard.features.asks import normalise
 
 BITS: Final = 18
@@ -88,10 +87,7 @@ class AskPrefilter:
 
 
 def digest(written: dict[str, list[str]] | None = None) -> str:
-    """Of the written phrasings (``ask_probe.training_data``) and the settings."""
-    text = repr(sorted((written if written is not None else training_data()).items()))
-    settings = f"{BITS}|{NGRAMS}|{L2}|{FOLDS}|{RECALL}|{REAL_SPANS}|{MAX_ITER}"
-    return hashlib.blake2b((text + settings).encode(), digest_size=16).hexdigest()
+    return fingerprint(written, f"{BITS}|{NGRAMS}|{L2}|{FOLDS}|{RECALL}|{REAL_SPANS}|{MAX_ITER}")
 
 
 def _matrix(texts: Sequence[str]) -> Any:

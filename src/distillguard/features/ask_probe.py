@@ -84,11 +84,15 @@ def real_spans(limit: int, pool: Pool = "attack") -> list[str]:
     return list(spans)[:limit]
 
 
-def digest(written: dict[str, list[str]] | None = None) -> str:
-    """Of the phrasings written down (``training_data``) and the settings."""
+def fingerprint(written: dict[str, list[str]] | None, settings: str) -> str:
+    """Of the phrasings written down (``training_data``) and a trainer's settings: what a
+    shipped model records as ``trained_on``, so that a test catches it stale."""
     text = json.dumps(written if written is not None else training_data(), sort_keys=True)
-    settings = f"{REAL_SPANS}|{L2}|{STEPS}|{LEARNING_RATE}"
     return hashlib.blake2b((text + settings).encode(), digest_size=16).hexdigest()
+
+
+def digest(written: dict[str, list[str]] | None = None) -> str:
+    return fingerprint(written, f"{REAL_SPANS}|{L2}|{STEPS}|{LEARNING_RATE}")
 
 
 class AskProbe:
