@@ -178,7 +178,7 @@ def upstream_replay(
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option("--days", type=float, help="Override the scenario's length in days.")
-@click.option("--bank", type=click.Choice(["tuning", "heldout"]), default="tuning")
+@click.option("--bank", type=click.Choice(["tuning", "dev", "heldout"]), default="tuning")
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def simulate(
     out: Path, seed: int, scale: float, days: float | None, bank: str, scenario: Path | None
@@ -199,14 +199,19 @@ def simulate(
 
 
 @main.command("eval")
-@click.option("--seeds", type=int, default=3, show_default=True, help="Seeds 1..N per bank.")
+@click.option(
+    "--seeds", type=int, default=3, show_default=True, help="Seeds per bank: FIRST..FIRST+N-1."
+)
+@click.option("--first-seed", type=int, default=1, show_default=True)
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option(
     "--bank",
-    type=click.Choice(["tuning", "heldout", "both"]),
+    type=click.Choice(["tuning", "dev", "heldout", "both"]),
     default="both",
     show_default=True,
-    help="Attack template bank; 'heldout' was never used to tune detection.",
+    help="Attack template bank; 'heldout' was never used to tune detection; 'dev' is tuning "
+    "with an independently written paraphraser for the evasive archetype; 'both' is tuning and "
+    "heldout.",
 )
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--engine-config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -222,6 +227,7 @@ def simulate(
 )
 def eval_cmd(
     seeds: int,
+    first_seed: int,
     scale: float,
     bank: str,
     scenario: Path | None,
@@ -255,7 +261,7 @@ def eval_cmd(
     banks = ["tuning", "heldout"] if bank == "both" else [bank]
     text, _ = run_suite(
         load_scenario(scenario).with_(scale=scale),
-        list(range(1, seeds + 1)),
+        list(range(first_seed, first_seed + seeds)),
         banks,
         load_engine_config(engine_config),
         out,

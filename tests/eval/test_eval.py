@@ -199,3 +199,13 @@ def test_analyze_with_workers_names_the_bad_line_and_refuses_disorder(
         main, ["analyze", str(parquet), "--out", str(tmp_path / "p"), "--workers", "2"]
     )
     assert result.exit_code == 1 and "--spark" in result.output
+
+
+@pytest.mark.slow
+def test_eval_runs_the_seeds_and_bank_asked_for(tmp_path: Path) -> None:
+    args = ["eval", "--seeds", "2", "--first-seed", "4", "--bank", "dev", "--scenario", str(TINY)]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Template bank: dev (seeds 4, 5;" in result.output
+    runs = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert sorted((r["template_bank"], r["seed"]) for r in runs) == [("dev", 4), ("dev", 5)]

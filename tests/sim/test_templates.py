@@ -115,7 +115,7 @@ def test_expand_resolves_every_choice() -> None:
     assert outs == {f"{a} x {c}" for a in ("a", "b", "") for c in ("c", "d")}
 
 
-@pytest.mark.parametrize("name", BANKS)
+@pytest.mark.parametrize("name", (*BANKS, "dev"))
 def test_paraphraser_outputs_differ_pairwise(name: BankName) -> None:
     para = bank(name).paraphraser
     rng = random.Random(42)
@@ -132,10 +132,20 @@ def test_paraphraser_outputs_differ_pairwise(name: BankName) -> None:
     assert max(prefixes.count(x) for x in set(prefixes)) <= 0.1 * len(prompts)
 
 
-def test_paraphrasers_of_the_two_banks_share_no_fragment() -> None:
-    a, b = bank("tuning").paraphraser, bank("heldout").paraphraser
+@pytest.mark.parametrize(
+    ("first", "second"), [("tuning", "heldout"), ("tuning", "dev"), ("dev", "heldout")]
+)
+def test_paraphrasers_of_the_banks_share_no_fragment(first: BankName, second: BankName) -> None:
+    a, b = bank(first).paraphraser, bank(second).paraphraser
     fields = ("openers", "contexts", "cot_asks", "format_asks", "closers", "frames")
-    for field in fields:
-        assert not set(getattr(a, field)) & set(getattr(b, field)), field
+    for field in fields:  # (the bare question, "{q}", is no one's wording)
+        assert not set(getattr(a, field)) & set(getattr(b, field)) - {"{q}"}, field
     for x, y in itertools.product(a.cot_asks, b.cot_asks):
         assert _jaccard(_words(x), _words(y)) < 0.5
+
+
+def test_dev_bank_is_the_tuning_templates_with_its_own_paraphraser() -> None:
+    dev, tuning = bank("dev"), bank("tuning")
+    assert dev.name == "dev"
+    assert dev.templates == tuning.templates
+    assert dev.paraphraser != tuning.paraphraser

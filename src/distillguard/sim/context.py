@@ -10,7 +10,7 @@ from typing import Any, Literal
 from distillguard.sim.core import SimWindow, TrafficSource, stable_id
 from distillguard.sim.resources import DataBank
 
-TemplateBank = Literal["tuning", "heldout"]
+TemplateBank = Literal["tuning", "dev", "heldout"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,9 @@ class SimContext:
     window: SimWindow
     bank: DataBank
     # Attack prompt templates come from one of two disjoint banks. Detection is tuned only on
-    # "tuning"; "heldout" measures how it does on phrasings it never saw.
+    # "tuning"; "heldout" measures how it does on phrasings it never saw. "dev" is the tuning
+    # bank with an independently written paraphraser: the evasive archetype's wordings are new,
+    # so its misses can be studied without looking at the heldout bank.
     template_bank: TemplateBank = "tuning"
 
     def rng(self, *names: object) -> random.Random:

@@ -23,7 +23,7 @@ from distillguard.sim.templates_paraphrase import (
 )
 from distillguard.sim.templates_tuning import TEMPLATES as TUNING_TEMPLATES
 
-BankName = Literal["tuning", "heldout"]
+BankName = Literal["tuning", "dev", "heldout"]
 Purpose = Literal[
     "reasoning-harvest",
     "cot-reconstruction",
@@ -125,6 +125,10 @@ def bank(name: BankName) -> TemplateBank:
     """The named bank (cheap to build: each source calls this once)."""
     if name == "tuning":
         return TemplateBank("tuning", _as_templates(TUNING_TEMPLATES), tuning_paraphraser())
+    if name == "dev":
+        from distillguard.sim.templates_paraphrase_dev import dev_paraphraser
+
+        return TemplateBank("dev", _as_templates(TUNING_TEMPLATES), dev_paraphraser())
     if name == "heldout":
         return TemplateBank("heldout", _as_templates(HELDOUT_TEMPLATES), heldout_paraphraser())
     raise ValueError(f"unknown template bank {name!r}")
