@@ -26,7 +26,10 @@ from distillguard.features.embedding import F32, MiniLMEncoder
 
 ORDINARY_MARGIN = 0.35
 PROTOTYPE_THRESHOLD = 0.45  # contrast of cosines for a span to count as an ask
-PROBE_THRESHOLD = 0.0  # the probe's score (``AskProbe.scores``) for a span to count as an ask
+# The probe's score (``AskProbe.scores``) for a span to count as an ask: set where real people's
+# candidate spans read as asks no more often than before the second writer's phrasings were
+# added (2.4% against 2.5%, ``benchmarks/ask_probe_eval.py``).
+PROBE_THRESHOLD = 0.02
 
 # Prototype phrasings, written from the public descriptions of distillation campaigns (not
 # from the simulator's banks): what each intent means, not how any one attacker words it.
