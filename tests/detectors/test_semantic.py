@@ -114,7 +114,10 @@ class _Spotter:
         return [(1.0, -1.0) if "ask" in s else (-1.0, -1.0) for s in spans]
 
 
-@pytest.mark.parametrize(("every", "examined"), [(0, MAX_EXAMINED), (6, MAX_EXAMINED_UNDECIDED)])
+@pytest.mark.parametrize(
+    ("every", "examined"),
+    [(0, MAX_EXAMINED), (20, MAX_EXAMINED), (12, MAX_EXAMINED_UNDECIDED), (6, MAX_EXAMINED_UNDECIDED)],
+)
 def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
     spotter = _Spotter()
     detector = SemanticDetector(cast(IntentSpotter, spotter))
@@ -124,7 +127,8 @@ def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
         tag = chr(97 + i % 26) + chr(97 + i // 26)  # a new wording each time (digits are masked)
         text = f"explain the ask {tag} please" if asks else f"explain item {i} in a few words"
         detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
-    # One request in six asks: 1/6 is above the 12% where doubt starts and short of a flag.
+    # One request in six asks: 1/6 is short of a flag, and it is sampled on, as is one in
+    # twelve (at least CONTINUE_SHARE, 6%); one in twenty (5%) is let go at MAX_EXAMINED.
     assert state.examined == examined
     # The prefilter screens an account's spans until its first ask, not after.
     first = spotter.screened.index(False) if every else len(spotter.screened)

@@ -27,10 +27,14 @@ log = logging.getLogger(__name__)
 
 START_AT = 10  # an account's first requests are not sampled: most accounts are small
 MAX_EXAMINED = 24
-# An account still undecided after MAX_EXAMINED (its ask share at least SHARE's lower end,
+# An account still undecided after MAX_EXAMINED (its ask share at least CONTINUE_SHARE,
 # short of the flag) is sampled on, up to this many: more evidence either way, and only for
 # the few accounts that need it (60 since the prefilter made a sampled request ~3x cheaper).
 MAX_EXAMINED_UNDECIDED = 60
+# Past MAX_EXAMINED an account is sampled on only while its ask share is at least this: half
+# the flag ramp's lower end, so that an account whose first sample was unlucky (a run of
+# genuine questions and plain prompts) is not let go, while one ask in 24 is.
+CONTINUE_SHARE = 0.06
 MAX_REPEATS = 1  # the same wording counts at most this often
 # Embedding is the expensive part, so only accounts whose prompts keep offering candidate
 # spans (a regex, free) are sampled: the distiller asks in most requests, people rarely.
@@ -94,7 +98,7 @@ class SemanticDetector:
             return
         if state.examined >= MAX_EXAMINED and (
             state.examined >= MAX_EXAMINED_UNDECIDED
-            or max(state.hits.values(), default=0) < SHARE[0] * state.examined
+            or max(state.hits.values(), default=0) < CONTINUE_SHARE * state.examined
             or self.value(state, pop) >= 1.0
         ):
             return
