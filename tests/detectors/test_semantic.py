@@ -116,7 +116,12 @@ class _Spotter:
 
 @pytest.mark.parametrize(
     ("every", "examined"),
-    [(0, MAX_EXAMINED), (20, MAX_EXAMINED), (12, MAX_EXAMINED_UNDECIDED), (6, MAX_EXAMINED_UNDECIDED)],
+    [
+        (0, MAX_EXAMINED),
+        (20, MAX_EXAMINED),
+        (12, MAX_EXAMINED_UNDECIDED),
+        (6, MAX_EXAMINED_UNDECIDED),
+    ],
 )
 def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
     spotter = _Spotter()

@@ -40,7 +40,7 @@ def test_hyperscan_and_re_find_the_same_spans() -> None:
 
 
 def test_parts_keep_their_end_punctuation_and_split_at_quotes_and_lines() -> None:
-    spans = ask_spans('Intro line here\nWhy is it so? "explain that quote" ok; show work please.')
+    spans = ask_spans('Intro text here\nWhy is it so? "explain that quote" ok; show work please.')
     assert spans == ("why is it so?", "explain that quote", "show work please.")
     assert ask_spans("x" * 10 + ". explain it") == ("explain it",)
 

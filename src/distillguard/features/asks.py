@@ -48,6 +48,22 @@ _STEMS: Final = (
     r"|步|推理|思考|理由|過程|过程|为什么|怎么|解释|說明|说明|推論|なぜ|どうやって|途中|段階|考え"
     r"|단계|추론|설명|왜|과정|어떻게|생각"
     r"|打分|评分|評分|更好|排序|评审|採点|優れ|評価|審査|채점|나은|평가|점수"
+    # Widened again from the second writer's training phrasings the above missed: English
+    # reasoning, English grading, then other languages.
+    r"|prove|proof|basis|grounds|audit|trail|route|path from|behind|where did|where does"
+    r"|where do|where's|where is|come from|came from|comes from|from where|source of|back that up"
+    r"|back it up|in-between|skipp|fill in|the gap|line|bit\b|write out|lay it out|what happened"
+    r"|rule out|ruled out|algebra|math|comput|heuristic|premise|analys|itemi|underlying|tipped"
+    r"|settl|in what order|what did you|how tho|how\?|redo|go over|slower|slowly|carries|borrow"
+    r"|mark\b|marks|points out of|out of \d|assign|award|credit|referee|wins|winner|reward|tier"
+    r"|tournament|standings|more correct"
+    r"|procedim|desarroll|desenvolv|método|méthode|metodo|metodolog|de dónde|de onde|d'où"
+    r"|développement|woher|rechenweg|herleitung|darlegung|da dove|dimostra|giustific"
+    r"|vandaan|uitwerk|onderbouw|gekomen|откуда|распиш|обоснуй|перешёл|звідки|розпиш"
+    r"|обґрунт|перейшов|skąd|rozpisz|uzasadnij|przeszed|nereden|gerekçe|yöntem|依据|推导|从哪"
+    r"|哪里来|根拠|解き方|どこから|근거|어디서|برّر|برر|من أين|الطريقة|انتقلت|कहाँ से|हल|कारण"
+    r"|पहुँचे|dari mana|penyelesaian|alasan|caranya|bagaimana|từ đâu|lý do|phương pháp|làm sao"
+    r"|évalu|notlandır|裁判|胜者|打.分|判定|승자|درجة|lebih baik"
 )
 TRIGGER_PATTERN: Final = _STEMS
 _TRIGGER: Final = re.compile(TRIGGER_PATTERN)
