@@ -6,6 +6,7 @@ import importlib.util
 
 import pytest
 
+from distillguard.features.ask_probe import training_data
 from distillguard.features.asks import ask_spans, spans_at, trigger_ends
 from distillguard.features.matcher import build_matcher
 
@@ -19,6 +20,8 @@ PROMPTS = [
     "```python\nprint('step')\n```\nexplain this code line by line",
     "no trigger words at all in this one",
     "how did you get 42?! and why... why not 41",
+    "Where did the 12 in line 3 come from? And how? Rate it out of 10, the last bit.",
+    "给这两个回答打个分。Откуда взялась семёрка? no trigger here",
 ]
 
 
@@ -37,6 +40,15 @@ def test_hyperscan_and_re_find_the_same_spans() -> None:
         # in the same parts.
         assert set(trigger_ends(lowered)) <= set(fast.trigger_ends(lowered))
         assert spans_at(lowered, fast.trigger_ends(lowered)) == ask_spans(prompt)
+
+
+def test_the_trigger_offers_nearly_every_written_ask() -> None:
+    # The stems were widened from the training phrasings they missed; most of the few left are
+    # a word or two, below a span's minimum ("y tho", "cadê as contas?", "求推导过程").
+    written = training_data()
+    for intent in ("cot", "rubric"):
+        offered = [bool(ask_spans(s)) for s in written[intent]]
+        assert sum(offered) >= 0.94 * len(offered), intent
 
 
 def test_parts_keep_their_end_punctuation_and_split_at_quotes_and_lines() -> None:
