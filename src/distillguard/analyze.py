@@ -168,7 +168,7 @@ def extract_block(
     out: list[tuple[float, RequestFeatures | None]] = []
     for lineno, line in enumerate(lines, start=first_line):
         if line.strip():
-            event = parse_line(line, f"{path}:{lineno}")
+            event = parse_line(line, path, lineno)
             f = extract(event, matcher, cache) if carries_request(event) else None
             out.append((parse_ts(event["ts"]), f))
     return out

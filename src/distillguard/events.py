@@ -76,16 +76,16 @@ def open_log(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
 
 
-def parse_line(line: bytes, where: str) -> Event:
-    """One JSONL line as a validated event; ``where`` (file:line) names it in the error."""
+def parse_line(line: bytes, path: Path | str, lineno: int) -> Event:
+    """One JSONL line as a validated event; an error names it as ``path:lineno``."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise EventError(f"{where}: not JSON: {exc}") from exc
+        raise EventError(f"{path}:{lineno}: not JSON: {exc}") from exc
     try:
         return validate_event(obj)
     except EventError as exc:
-        raise EventError(f"{where}: {exc}") from exc
+        raise EventError(f"{path}:{lineno}: {exc}") from exc
 
 
 def read_jsonl(path: Path | str) -> Iterator[Event]:
@@ -94,4 +94,4 @@ def read_jsonl(path: Path | str) -> Iterator[Event]:
     with open_log(file) as raw:
         for lineno, line in enumerate(raw, start=1):
             if line.strip():
-                yield parse_line(line, f"{file}:{lineno}")
+                yield parse_line(line, file, lineno)

@@ -31,15 +31,15 @@ MAX_EXAMINED = 24
 # short of the flag) is sampled on, up to this many: more evidence either way, and only for
 # the few accounts that need it (60 since the prefilter made a sampled request ~3x cheaper).
 MAX_EXAMINED_UNDECIDED = 60
-# Past MAX_EXAMINED an account is sampled on only while its ask share is at least this: half
-# the flag ramp's lower end, so that an account whose first sample was unlucky (a run of
-# genuine questions and plain prompts) is not let go, while one ask in 24 is.
-CONTINUE_SHARE = 0.06
 MAX_REPEATS = 1  # the same wording counts at most this often
 # Embedding is the expensive part, so only accounts whose prompts keep offering candidate
 # spans (a regex, free) are sampled: the distiller asks in most requests, people rarely.
 CANDIDATE_SHARE = 0.4
 SHARE = (0.12, 0.25)
+# Past MAX_EXAMINED an account is sampled on only while its ask share is at least this (6%):
+# half the flag ramp's lower end, so that an account whose first sample was unlucky (a run of
+# genuine questions and plain prompts) is not let go, while one ask in 24 is.
+CONTINUE_SHARE = SHARE[0] / 2
 EXAMINED = (10, 20)
 
 

@@ -21,6 +21,7 @@ from distillguard.sim.templates_paraphrase import (
     heldout_paraphraser,
     tuning_paraphraser,
 )
+from distillguard.sim.templates_paraphrase_dev import dev_paraphraser
 from distillguard.sim.templates_tuning import TEMPLATES as TUNING_TEMPLATES
 
 BankName = Literal["tuning", "dev", "heldout"]
@@ -126,8 +127,6 @@ def bank(name: BankName) -> TemplateBank:
     if name == "tuning":
         return TemplateBank("tuning", _as_templates(TUNING_TEMPLATES), tuning_paraphraser())
     if name == "dev":
-        from distillguard.sim.templates_paraphrase_dev import dev_paraphraser
-
         return TemplateBank("dev", _as_templates(TUNING_TEMPLATES), dev_paraphraser())
     if name == "heldout":
         return TemplateBank("heldout", _as_templates(HELDOUT_TEMPLATES), heldout_paraphraser())
