@@ -178,7 +178,7 @@ def upstream_replay(
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option("--days", type=float, help="Override the scenario's length in days.")
-@click.option("--bank", type=click.Choice(["tuning", "dev", "heldout"]), default="tuning")
+@click.option("--bank", type=click.Choice(["tuning", "dev", "dev2", "heldout"]), default="tuning")
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def simulate(
     out: Path, seed: int, scale: float, days: float | None, bank: str, scenario: Path | None
@@ -206,11 +206,12 @@ def simulate(
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option(
     "--bank",
-    type=click.Choice(["tuning", "dev", "heldout", "both"]),
+    type=click.Choice(["tuning", "dev", "dev2", "heldout", "both"]),
     default="both",
     show_default=True,
     help="Attack template bank; 'heldout' was never used to tune detection; 'dev' is tuning "
-    "with an independently written paraphraser for the evasive archetype; 'both' is tuning and "
+    "with an independently written paraphraser for the evasive archetype ('dev2': another); "
+    "'both' is tuning and "
     "heldout.",
 )
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))

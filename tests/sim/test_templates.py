@@ -115,7 +115,7 @@ def test_expand_resolves_every_choice() -> None:
     assert outs == {f"{a} x {c}" for a in ("a", "b", "") for c in ("c", "d")}
 
 
-@pytest.mark.parametrize("name", (*BANKS, "dev"))
+@pytest.mark.parametrize("name", (*BANKS, "dev", "dev2"))
 def test_paraphraser_outputs_differ_pairwise(name: BankName) -> None:
     para = bank(name).paraphraser
     rng = random.Random(42)
@@ -133,7 +133,15 @@ def test_paraphraser_outputs_differ_pairwise(name: BankName) -> None:
 
 
 @pytest.mark.parametrize(
-    ("first", "second"), [("tuning", "heldout"), ("tuning", "dev"), ("dev", "heldout")]
+    ("first", "second"),
+    [
+        ("tuning", "heldout"),
+        ("tuning", "dev"),
+        ("dev", "heldout"),
+        ("tuning", "dev2"),
+        ("dev", "dev2"),
+        ("dev2", "heldout"),
+    ],
 )
 def test_paraphrasers_of_the_banks_share_no_fragment(first: BankName, second: BankName) -> None:
     a, b = bank(first).paraphraser, bank(second).paraphraser
@@ -144,8 +152,9 @@ def test_paraphrasers_of_the_banks_share_no_fragment(first: BankName, second: Ba
         assert _jaccard(_words(x), _words(y)) < 0.5
 
 
-def test_dev_bank_is_the_tuning_templates_with_its_own_paraphraser() -> None:
-    dev, tuning = bank("dev"), bank("tuning")
-    assert dev.name == "dev"
+@pytest.mark.parametrize("name", ["dev", "dev2"])
+def test_dev_banks_are_the_tuning_templates_with_their_own_paraphraser(name: BankName) -> None:
+    dev, tuning = bank(name), bank("tuning")
+    assert dev.name == name
     assert dev.templates == tuning.templates
     assert dev.paraphraser != tuning.paraphraser

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from distillguard.sim.core import SimWindow, TrafficSource, stable_id
 from distillguard.sim.resources import DataBank
 
-TemplateBank = Literal["tuning", "dev", "heldout"]
+TemplateBank = Literal["tuning", "dev", "dev2", "heldout"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,8 @@ class SimContext:
     # Attack prompt templates come from one of two disjoint banks. Detection is tuned only on
     # "tuning"; "heldout" measures how it does on phrasings it never saw. "dev" is the tuning
     # bank with an independently written paraphraser: the evasive archetype's wordings are new,
-    # so its misses can be studied without looking at the heldout bank.
+    # so its misses can be studied without looking at the heldout bank. "dev2" is another such
+    # paraphraser, written later by another hand, for the next round of misses.
     template_bank: TemplateBank = "tuning"
 
     def rng(self, *names: object) -> random.Random:

@@ -22,9 +22,10 @@ from distillguard.sim.templates_paraphrase import (
     tuning_paraphraser,
 )
 from distillguard.sim.templates_paraphrase_dev import dev_paraphraser
+from distillguard.sim.templates_paraphrase_dev2 import dev2_paraphraser
 from distillguard.sim.templates_tuning import TEMPLATES as TUNING_TEMPLATES
 
-BankName = Literal["tuning", "dev", "heldout"]
+BankName = Literal["tuning", "dev", "dev2", "heldout"]
 Purpose = Literal[
     "reasoning-harvest",
     "cot-reconstruction",
@@ -128,6 +129,8 @@ def bank(name: BankName) -> TemplateBank:
         return TemplateBank("tuning", _as_templates(TUNING_TEMPLATES), tuning_paraphraser())
     if name == "dev":
         return TemplateBank("dev", _as_templates(TUNING_TEMPLATES), dev_paraphraser())
+    if name == "dev2":
+        return TemplateBank("dev2", _as_templates(TUNING_TEMPLATES), dev2_paraphraser())
     if name == "heldout":
         return TemplateBank("heldout", _as_templates(HELDOUT_TEMPLATES), heldout_paraphraser())
     raise ValueError(f"unknown template bank {name!r}")
