@@ -20,8 +20,12 @@ TOP_K = 8
 def space_saving_add(top: list[list[int]], key: int, novel: bool, k: int = TOP_K) -> None:
     """Approximate top-k counting in bounded space (Metwally et al.'s Space-Saving).
 
-    Entries ``[key, count, novel_count]`` in a list (not a dict) so the state stays plain
-    JSON; ``novel_count`` counts uses whose whole prompt nobody had sent before.
+    Entries ``[key, count, novel_count, error]`` in a list (not a dict) so the state stays
+    plain JSON; ``novel_count`` counts uses whose whole prompt nobody had sent before, and
+    ``error`` is the count an entry inherited when it took a victim's place: ``count - error``
+    uses are certain. (Without it, an account whose prompts share nothing but bring more
+    segments than the table holds read as one scaffold framing most of them: every newcomer
+    inherits the smallest count, and the counts grow with the segments, not with reuse.)
     """
     for entry in top:
         if entry[0] == key:
@@ -29,15 +33,16 @@ def space_saving_add(top: list[list[int]], key: int, novel: bool, k: int = TOP_K
             entry[2] += novel
             return
     if len(top) < k:
-        top.append([key, 1, int(novel)])
+        top.append([key, 1, int(novel), 0])
         return
     victim = min(top, key=lambda e: e[1])
-    victim[0], victim[1], victim[2] = key, victim[1] + 1, int(novel)
+    victim[0], victim[3] = key, victim[1]
+    victim[1], victim[2] = victim[1] + 1, int(novel)
 
 
 def _add_all(top: list[list[int]], segments: tuple[int, ...], novel: bool, k: int = TOP_K) -> int:
     """``space_saving_add`` for each of ``segments`` in turn, with the same result; returns
-    the index of the (first) most used entry.
+    the index of the (first) entry with the most certain uses.
 
     A prompt brings ~10 segments, most of them new to a full table: finding each victim by
     a key function over the entries was most of the detector's cost; here the counts sit in
@@ -54,25 +59,28 @@ def _add_all(top: list[list[int]], segments: tuple[int, ...], novel: bool, k: in
             entry[2] += fresh
             counts[at] = entry[1]
         elif len(top) < k:
-            top.append([seg, 1, fresh])
+            top.append([seg, 1, fresh, 0])
             keys.append(seg)
             counts.append(1)
         else:
             at = counts.index(min(counts))  # the first entry with the fewest uses
             victim = top[at]
-            victim[0], victim[1], victim[2] = seg, victim[1] + 1, fresh
+            victim[0], victim[3] = seg, victim[1]
+            victim[1], victim[2] = victim[1] + 1, fresh
             keys[at], counts[at] = seg, victim[1]
-    return counts.index(max(counts))
+    certain = [entry[1] - entry[3] for entry in top]
+    return certain.index(max(certain))
 
 
 @dataclass(slots=True)
 class TemplateState:
     n: int = 0
     top: list[list[int]] = field(default_factory=list)
-    best: list[int] = field(default_factory=lambda: [0, 0, 0])  # the dominant entry, kept fresh
+    # The dominant entry, kept fresh: its segment, certain uses, and novel uses.
+    best: list[int] = field(default_factory=lambda: [0, 0, 0])
 
     def dominant(self) -> tuple[int, int, int]:
-        """The most used segment, its uses, and how many of those framed a new prompt."""
+        """The most used segment, its certain uses, and how many of those framed a new prompt."""
         seg, count, novel = self.best
         return seg, count, novel
 
@@ -88,7 +96,10 @@ class TemplateDetector:
         state.n += 1
         if f.segments:  # without segments the table, and so its best entry, stay as they are
             top = state.top
-            state.best = list(top[_add_all(top, f.segments, pop.repeats(f.prompt_hash) <= 1)])
+            seg, count, novel, error = top[
+                _add_all(top, f.segments, pop.repeats(f.prompt_hash) <= 1)
+            ]
+            state.best = [seg, count - error, novel]
 
     def _facts(self, state: TemplateState, pop: Population) -> tuple[float, int, float]:
         seg, count, _ = state.dominant()
