@@ -9,6 +9,7 @@ import click
 import orjson
 
 from distillguard.config import ConfigError, GatewayConfig, load_config
+from distillguard.sim.templates import BANK_NAMES
 
 
 def _config(path: Path | None) -> GatewayConfig:
@@ -178,7 +179,7 @@ def upstream_replay(
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option("--days", type=float, help="Override the scenario's length in days.")
-@click.option("--bank", type=click.Choice(["tuning", "dev", "dev2", "heldout"]), default="tuning")
+@click.option("--bank", type=click.Choice(BANK_NAMES), default="tuning")
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def simulate(
     out: Path, seed: int, scale: float, days: float | None, bank: str, scenario: Path | None
@@ -206,13 +207,12 @@ def simulate(
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option(
     "--bank",
-    type=click.Choice(["tuning", "dev", "dev2", "heldout", "both"]),
+    type=click.Choice([*BANK_NAMES, "both"]),
     default="both",
     show_default=True,
     help="Attack template bank; 'heldout' was never used to tune detection; 'dev' is tuning "
     "with an independently written paraphraser for the evasive archetype ('dev2': another); "
-    "'both' is tuning and "
-    "heldout.",
+    "'both' is tuning and heldout.",
 )
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--engine-config", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from distillguard.sim.core import SimWindow, TrafficSource, stable_id
 from distillguard.sim.resources import DataBank
+from distillguard.sim.templates import BankName
 
-TemplateBank = Literal["tuning", "dev", "dev2", "heldout"]
+TemplateBank = BankName
 
 
 @dataclass(frozen=True)

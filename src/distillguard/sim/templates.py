@@ -26,6 +26,7 @@ from distillguard.sim.templates_paraphrase_dev2 import dev2_paraphraser
 from distillguard.sim.templates_tuning import TEMPLATES as TUNING_TEMPLATES
 
 BankName = Literal["tuning", "dev", "dev2", "heldout"]
+BANK_NAMES: Final[tuple[BankName, ...]] = get_args(BankName)
 Purpose = Literal[
     "reasoning-harvest",
     "cot-reconstruction",
