@@ -14,6 +14,7 @@ from distillguard.detectors.semantic import (
     MAX_EXAMINED_UNDECIDED,
     START_AT,
     SemanticDetector,
+    share_floor,
     shared_spotter,
 )
 from distillguard.events import Event
@@ -139,3 +140,32 @@ def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
     first = spotter.screened.index(False) if every else len(spotter.screened)
     assert spotter.screened and all(spotter.screened[:first])
     assert not any(spotter.screened[first:])
+
+
+def sampled(every: int, requests: int) -> tuple[float, str]:
+    """The isolated sampling fed ``requests`` prompts, one in ``every`` a new-worded ask."""
+    detector = SemanticDetector(cast(IntentSpotter, _Spotter()))
+    state, pop = detector.initial(), Population()
+    for i in range(requests):
+        tag = chr(97 + i % 26) + chr(97 + i // 26)
+        text = f"explain the ask {tag} please" if i % every == 0 else f"explain item {i} now"
+        detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
+    return detector.value(state, pop), detector.explain(state, pop)
+
+
+def test_the_same_share_weighs_more_on_a_larger_sample() -> None:
+    # One ask in five: over 20 sampled requests it could be a person's lucky streak, over 50
+    # it is steady; the value grows with the sample although the share does not.
+    short, reason = sampled(5, START_AT - 1 + 20)
+    long, _ = sampled(5, START_AT - 1 + 50)
+    assert "20% of 20 sampled requests (at least 13%" in reason
+    assert 0.0 < short < long < 1.0
+    # A high share is full evidence from a modest sample on.
+    assert sampled(3, START_AT - 1 + 30)[0] == 1.0
+
+
+def test_share_floor() -> None:
+    assert share_floor(0, 10) == 0.0
+    assert share_floor(10, 10) == 1.0  # no spread when every request asks
+    assert share_floor(5, 20) < share_floor(50, 200) < 0.25
+    assert share_floor(1, 0) == 0.0

@@ -256,3 +256,21 @@ def test_campus_options(bank: DataBank) -> None:
     accounts, requests = generate(make_ctx(bank), "campus", 20, nat_ips=1, shared_payment=True)
     assert len({r.ip for r in requests}) == 1
     assert len({a.meta["payment_fingerprint"] for a in accounts}) == 1
+
+
+def test_people_differ_in_how_much_they_ask_about_code(humans: Generated) -> None:
+    # Each person draws their own share of code conversations around the recorded rate, so
+    # some people are mostly developers and many never paste code (a focus signal must not
+    # find every person alike). A conversation is about code as the deck judges it: code in
+    # its opening prompt or answer.
+    shares = []
+    for requests in per_account(humans[1]).values():
+        openings = [r for r in requests if len(user_texts(r)) == 1]
+        if len(openings) >= 8:
+            code = [any(m in t for t in (user_texts(r)[0], r.answer) for m in ("```", "def "))
+                    for r in openings]  # fmt: skip
+            shares.append(sum(code) / len(code))
+    assert len(shares) >= 30
+    assert 0.12 <= statistics.mean(shares) <= 0.4
+    assert sum(s >= 0.5 for s in shares) >= 3  # developers
+    assert sum(s <= 0.05 for s in shares) >= 0.25 * len(shares)  # people who never code

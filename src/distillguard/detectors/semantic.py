@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -35,12 +36,26 @@ MAX_REPEATS = 1  # the same wording counts at most this often
 # Embedding is the expensive part, so only accounts whose prompts keep offering candidate
 # spans (a regex, free) are sampled: the distiller asks in most requests, people rarely.
 CANDIDATE_SHARE = 0.4
-SHARE = (0.12, 0.25)
-# Past MAX_EXAMINED an account is sampled on only while its ask share is at least this (6%):
-# half the flag ramp's lower end, so that an account whose first sample was unlucky (a run of
-# genuine questions and plain prompts) is not let go, while one ask in 24 is.
-CONTINUE_SHARE = SHARE[0] / 2
+# The flag ramp reads the ask share's lower bound: the share less SHARE_Z standard errors of a
+# sample that size (share_floor). A person who asks in 5 of 18 sampled requests (28%) is held
+# to 17%, while a distiller at 21% of 48 keeps 17%: the same evidence weighs what it is worth.
+# (A raw share with a fixed ramp read the two alike, and flagged short, lucky samples of
+# people who do ask for steps while letting long samples of steady asking go.)
+SHARE = (0.07, 0.17)
+SHARE_Z = 0.75
+# Past MAX_EXAMINED an account is sampled on only while its (raw) ask share is at least this,
+# so that an account whose first sample was unlucky (a run of genuine questions and plain
+# prompts) is not let go, while one ask in 24 is.
+CONTINUE_SHARE = 0.06
 EXAMINED = (10, 20)
+
+
+def share_floor(hits: int, n: int, z: float = SHARE_Z) -> float:
+    """The share ``hits / n`` less ``z`` standard errors (binomial), at least 0."""
+    if n <= 0:
+        return 0.0
+    p = hits / n
+    return max(0.0, p - z * math.sqrt(p * (1.0 - p) / n))
 
 
 @functools.cache
@@ -133,8 +148,8 @@ class SemanticDetector:
     def value(self, state: SemanticState, pop: Population) -> float:
         if not state.examined or not state.hits:
             return 0.0
-        share = max(state.hits.values()) / state.examined
-        return ramp(share, *SHARE) * ramp(state.examined, *EXAMINED)
+        floor = share_floor(max(state.hits.values()), state.examined)
+        return ramp(floor, *SHARE) * ramp(state.examined, *EXAMINED)
 
     def explain(self, state: SemanticState, pop: Population) -> str:
         if not state.examined:
@@ -144,7 +159,8 @@ class SemanticDetector:
         intent = max(state.hits, key=state.hits.__getitem__)
         what = "asks for the reasoning" if intent == "cot" else "grading requests"
         share = state.hits[intent] / state.examined
+        floor = share_floor(state.hits[intent], state.examined)
         return (
-            f"{what} (by meaning) in {share:.0%} of {state.examined} sampled requests, "
-            f'e.g. "{state.example}"'
+            f"{what} (by meaning) in {share:.0%} of {state.examined} sampled requests "
+            f'(at least {floor:.0%} for a sample that size), e.g. "{state.example}"'
         )

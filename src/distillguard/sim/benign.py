@@ -25,7 +25,9 @@ from distillguard.sim.context import SimContext, SourceFactory, SourceSpec
 from distillguard.sim.core import SimAccount, TrafficSource
 
 # Means are requests per account over the window; volume is lognormal across people around it.
-_HUMAN = Habits(30.0, 1.0, 1.6, (2.0, 2.0), 0.7, 0.0, 0.25)
+# Ordinary people talk about code as often as the recorded conversations do (27% of them open
+# with code), each at their own share (benign_people.own_code_share).
+_HUMAN = Habits(30.0, 1.0, 1.6, (2.0, 2.0), 0.7, 0.27, 0.25)
 _HEAVY = Habits(650.0, 0.4, 5.0, (9.0, 1.0), 0.8, 0.5, 0.4)
 
 

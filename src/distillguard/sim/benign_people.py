@@ -353,7 +353,7 @@ class Habits:
     chats_per_session: float
     active_days: tuple[float, float]  # Beta(a, b) of the share of days a person shows up
     weekend: float  # weekend activity relative to a weekday
-    code_share: float  # share of conversations about code
+    code_share: float  # mean share of conversations about code (each person draws their own)
     sdk_share: float  # share of people whose main client is a script rather than an app
     weekday_curve: tuple[float, ...] = WEEKDAY_CURVE
 
@@ -364,11 +364,27 @@ def draw_volume(rng: random.Random, habits: Habits, mean: float, lo: float, hi: 
     return max(1, round(min(hi, max(lo, lognormal(rng, median, habits.volume_sigma)))))
 
 
+# How far people's own code shares spread around their kind's (a Beta's a + b): at 1.5 most
+# people seldom ask about code while about one in eight (of ordinary people) mostly does, as a
+# developer would. A deck dealt at one share for everyone had no focused people at all, which
+# flattered any signal that reads an account's topic focus.
+CODE_SHARE_SPREAD = 1.5
+
+
+def own_code_share(rng: random.Random, habits: Habits) -> float:
+    """One person's share of conversations about code, drawn around their kind's."""
+    mean = habits.code_share
+    if mean <= 0.0 or mean >= 1.0:
+        return mean
+    return rng.betavariate(mean * CODE_SHARE_SPREAD, (1.0 - mean) * CODE_SHARE_SPREAD)
+
+
 def draw_chats(rng: random.Random, deck: ChatDeck, habits: Habits, budget: int) -> list[Chat]:
     chats: list[Chat] = []
     total = 0
+    code_share = own_code_share(rng, habits)
     while total < budget:
-        chats.append(deck.draw(code=rng.random() < habits.code_share))
+        chats.append(deck.draw(code=rng.random() < code_share))
         total += len(chats[-1])
     return chats
 
