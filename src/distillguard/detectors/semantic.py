@@ -37,10 +37,10 @@ MAX_REPEATS = 1  # the same wording counts at most this often
 # spans (a regex, free) are sampled: the distiller asks in most requests, people rarely.
 CANDIDATE_SHARE = 0.4
 # The flag ramp reads the ask share's lower bound: the share less SHARE_Z standard errors of a
-# sample that size (share_floor). A person who asks in 5 of 18 sampled requests (28%) is held
-# to 17%, while a distiller at 21% of 48 keeps 17%: the same evidence weighs what it is worth.
-# (A raw share with a fixed ramp read the two alike, and flagged short, lucky samples of
-# people who do ask for steps while letting long samples of steady asking go.)
+# sample that size (share_floor), so the same share weighs more on a longer sample: 4 asks in
+# 20 count as 13%, 10 in 50 as 16%. That lets the ramp start lower than a raw share's could
+# (7% against 12%) without flagging short, lucky runs of asks: steady asking over a long
+# sample (an evasive distiller at ~20% of 48) reaches the flag, 3 asks in 12 (16%) do not.
 SHARE = (0.07, 0.17)
 SHARE_Z = 0.75
 # Past MAX_EXAMINED an account is sampled on only while its (raw) ask share is at least this,
