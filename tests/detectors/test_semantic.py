@@ -121,7 +121,7 @@ class _Spotter:
         (0, MAX_EXAMINED),
         (20, MAX_EXAMINED),
         (12, MAX_EXAMINED_UNDECIDED),
-        (6, MAX_EXAMINED_UNDECIDED),
+        (8, MAX_EXAMINED_UNDECIDED),
     ],
 )
 def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
@@ -133,7 +133,7 @@ def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
         tag = chr(97 + i % 26) + chr(97 + i // 26)  # a new wording each time (digits are masked)
         text = f"explain the ask {tag} please" if asks else f"explain item {i} in a few words"
         detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
-    # One request in six asks: 1/6 is short of a flag, and it is sampled on, as is one in
+    # One request in eight asks: 1/8 is short of a flag, and it is sampled on, as is one in
     # twelve (at least CONTINUE_SHARE, 6%); one in twenty (5%) is let go at MAX_EXAMINED.
     assert state.examined == examined
     # The prefilter screens an account's spans until its first ask, not after.
@@ -154,14 +154,43 @@ def sampled(every: int, requests: int) -> tuple[float, str]:
 
 
 def test_the_same_share_weighs_more_on_a_larger_sample() -> None:
-    # One ask in five: over 20 sampled requests it could be a person's lucky streak, over 50
-    # it is steady; the value grows with the sample although the share does not.
-    short, reason = sampled(5, START_AT - 1 + 20)
-    long, _ = sampled(5, START_AT - 1 + 50)
-    assert "20% of 20 sampled requests (at least 13%" in reason
-    assert 0.0 < short < long < 1.0
-    # A high share is full evidence from a modest sample on.
-    assert sampled(3, START_AT - 1 + 30)[0] == 1.0
+    # One ask in six: over 20 sampled requests it could be a person's lucky streak, over 30
+    # and 50 it is steady; the value grows with the sample although the share does not.
+    short, reason = sampled(6, START_AT - 1 + 20)
+    longer, _ = sampled(6, START_AT - 1 + 30)
+    assert "15% of 20 sampled requests, one per conversation (at least 9%" in reason
+    assert 0.0 < short < longer < 1.0
+    assert sampled(6, START_AT - 1 + 50)[0] == 1.0
+
+
+def conversation(turns: int, asks: bool) -> list[Event]:
+    """One chat of ``turns`` user turns, each follow-up asking (in new words) or not."""
+    out: list[Event] = []
+    messages: list[dict[str, str]] = []
+    for t in range(turns):
+        tag = chr(97 + t % 26) + chr(97 + t // 26)
+        text = f"explain the ask {tag} please" if asks and t else f"explain item {t} now"
+        messages = [*messages, {"role": "user", "content": text}]
+        e = event(t, "", "a")
+        e["request"]["messages"] = list(messages)
+        out.append(e)
+        messages.append({"role": "assistant", "content": "an answer"})
+    return out
+
+
+def test_one_conversation_counts_one_ask() -> None:
+    # A person asking "why is option c correct?" through one quiz: every follow-up asks, in
+    # new words, but it is one conversation and one ask; the same asks opening conversations
+    # of their own are many.
+    detector = SemanticDetector(cast(IntentSpotter, _Spotter()))
+    state, pop = detector.initial(), Population()
+    for e in conversation(START_AT - 1 + 30, asks=True):
+        detector.update(state, extract(e, MATCHER), pop)
+    assert state.hits == {"cot": 1}
+    assert state.examined == MAX_EXAMINED  # one ask in 24 is let go
+    assert detector.value(state, pop) == 0.0
+    apart, _ = sampled(1, START_AT - 1 + 30)
+    assert apart == 1.0
 
 
 def test_share_floor() -> None:

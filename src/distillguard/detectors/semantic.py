@@ -7,7 +7,8 @@ share is measured on a sample: from the account's ``start_at``-th request, the c
 of up to ``max_examined`` requests are embedded (``features.semantic``); earlier requests and
 later ones cost nothing, and so do accounts whose prompts seldom contain a candidate span at all.
 One wording counts once, so an eval harness that pastes "let's think step by step" into every
-item has one ask, not thousands.
+item has one ask, not thousands; and one conversation counts once, so a person who asks "why is
+option c correct?" through one quiz has one ask, where a distiller asks across independent tasks.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ CANDIDATE_SHARE = 0.4
 # The flag ramp reads the ask share's lower bound: the share less SHARE_Z standard errors of a
 # sample that size (share_floor), so the same share weighs more on a longer sample: 4 asks in
 # 20 count as 13%, 10 in 50 as 16%. That lets the ramp start lower than a raw share's could
-# (7% against 12%) without flagging short, lucky runs of asks: steady asking over a long
-# sample (an evasive distiller at ~20% of 48) reaches the flag, 3 asks in 12 (16%) do not.
-SHARE = (0.07, 0.17)
+# (7% against 12%) without flagging short, lucky runs of asks. Asks are counted once per
+# conversation, which is what lets the ramp end at 13%: people who ask for steps ask again
+# and again in one thread, and counted so they fall well below a distiller.
+SHARE = (0.07, 0.13)
 SHARE_Z = 0.75
 # Past MAX_EXAMINED an account is sampled on only while its (raw) ask share is at least this,
 # so that an account whose first sample was unlucky (a run of genuine questions and plain
@@ -85,6 +87,8 @@ class SemanticState:
     examined: int = 0
     hits: dict[str, int] = field(default_factory=dict)  # intent -> requests with a new ask
     wordings: list[int] = field(default_factory=list)  # hashes of the ask wordings counted
+    # intent -> the conversations (thread hashes) that have counted an ask of it
+    threads: dict[str, list[int]] = field(default_factory=dict)
     example: str = ""
     # The spans of the latest request that read as asks, with their intent (at most
     # asks.MAX_SPANS, replaced at every request): the engine remembers them across accounts.
@@ -139,9 +143,14 @@ class SemanticDetector:
                 wording = h64(span)
                 if state.wordings.count(wording) >= MAX_REPEATS:
                     continue
+                threads = state.threads.setdefault(intent, [])
+                thread = f.thread_hash & 0xFFFFFFFF  # 32 bits tell an account's threads apart
+                if thread in threads:
+                    continue  # this conversation has asked already
                 counted.add(intent)
                 state.hits[intent] = state.hits.get(intent, 0) + 1
                 state.wordings.append(wording)  # at most one per intent per examined request
+                threads.append(thread)
                 if not state.example:
                     state.example = span[:80]
 
@@ -161,6 +170,6 @@ class SemanticDetector:
         share = state.hits[intent] / state.examined
         floor = share_floor(state.hits[intent], state.examined)
         return (
-            f"{what} (by meaning) in {share:.0%} of {state.examined} sampled requests "
-            f'(at least {floor:.0%} for a sample that size), e.g. "{state.example}"'
+            f"{what} (by meaning) in {share:.0%} of {state.examined} sampled requests, one per "
+            f'conversation (at least {floor:.0%} for a sample that size), e.g. "{state.example}"'
         )

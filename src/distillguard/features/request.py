@@ -40,6 +40,9 @@ class RequestFeatures:
     tool_results: bool  # role "tool" messages: a real agent loop
     # content
     prompt_hash: int  # the newest user message, whitespace- and case-folded
+    # The conversation's first user message, folded the same way (= prompt_hash when it is
+    # the only one): the requests of one conversation thread share it.
+    thread_hash: int
     skeleton_hash: int  # the same, with numbers/quotes/code masked
     segments: tuple[int, ...]
     system_hash: int  # 0 when there is no system prompt
@@ -216,6 +219,7 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
     # One pass over the conversation for what text.last_user_text and text.system_text
     # read, and the roles present.
     user: dict[str, Any] | None = None
+    first_user: dict[str, Any] | None = None
     system_parts: list[str] = []
     tool_results = has_history = False
     for message in messages:
@@ -223,6 +227,8 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
             role = message.get("role")
             if role == "user":
                 user = message
+                if first_user is None:
+                    first_user = message
             elif role == "assistant":
                 has_history = True
             elif role == "tool":
@@ -232,6 +238,10 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
     text = clip(content_text(user.get("content"))) if user is not None else ""
     tf = cache.get(text, matcher) if cache is not None else text_features(text, matcher)
     families = tf.families
+    if first_user is None or first_user is user:
+        thread_hash = tf.prompt_hash
+    else:
+        thread_hash = h64(clip(content_text(first_user.get("content"))).lower().strip())
     system = clip("\n".join(system_parts))
     tools = bool(request.get("tools") or request.get("functions"))
     images = _has_images(messages[-2:])  # the newest turn carries the new screenshot
@@ -272,6 +282,7 @@ def extract(event: Event, matcher: Matcher, cache: TextCache | None = None) -> R
         has_history=has_history,
         tool_results=tool_results,
         prompt_hash=tf.prompt_hash,
+        thread_hash=thread_hash,
         skeleton_hash=tf.skeleton_hash,
         segments=tf.segments,
         system_hash=h64(system) if system else 0,

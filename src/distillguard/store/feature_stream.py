@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: RequestFeatures gained thread_hash
 _FIELDS = tuple(f.name for f in dataclasses.fields(RequestFeatures))
 _TUPLES = frozenset({"segments", "ask_spans"})
 
