@@ -56,3 +56,25 @@ def test_cached_extraction_equals_uncached_down_to_the_sign_of_zero() -> None:
         assert cached.has_history and cached.tool_results and cached.system_hash
         signatures.add(cached.param_signature)
     assert len(signatures) == 4  # 0.0 (and 0), -0.0, 0.7, None
+
+
+def test_the_requests_of_one_conversation_share_a_thread() -> None:
+    def features(*turns: object) -> tuple[int, int]:
+        messages: list[dict[str, object]] = []
+        for i, content in enumerate(turns):
+            if i:
+                messages.append({"role": "assistant", "content": f"answer {i}"})
+            messages.append({"role": "user", "content": content})
+        f = extract({"ts": 1_770_000_000, "account_id": "a", "request": {"messages": messages}},
+                    MATCHER)  # fmt: skip
+        return f.thread_hash, f.prompt_hash
+
+    opening = "  Why is the sky BLUE?"
+    first, first_prompt = features(opening)
+    assert first == first_prompt  # a conversation's first request: its prompt is the thread
+    follow, follow_prompt = features(opening, "Why is option c correct?")
+    parts, _ = features([{"type": "text", "text": "why is the sky blue?"}], "and at dusk?")
+    assert follow == parts == first != follow_prompt
+    other, _ = features("Why is grass green?", "Why is option c correct?")
+    assert other != first
+    assert features()[0] == features("")[0]  # no user message at all: one (empty) thread
