@@ -41,7 +41,7 @@ from distillguard.sim.resources import TZ_OFFSETS, public_ipv4_block
 # Weekday activity per local hour on a campus: classes by day, dorms in the evening.
 _CLASS_DAY = (25, 12, 5, 3, 2, 2, 5, 20, 60, 110, 130, 130,
               100, 130, 140, 130, 110, 90, 70, 80, 95, 100, 85, 50)  # fmt: skip
-# Students ask about code a little less often than people at large (programming classes).
+# Students ask about code a little less often than people at large: not all take programming.
 _STUDENT = Habits(22.0, 0.9, 1.4, (3.0, 2.0), 0.5, 0.2, 0.2, _CLASS_DAY)
 # How students introduce an assignment they paste (most paste it bare).
 _PASTE_WRAPPERS = ("", "", "", "Can you help me with this question?\n\n", "solve this: ",
