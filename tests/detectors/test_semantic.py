@@ -198,3 +198,26 @@ def test_share_floor() -> None:
     assert share_floor(10, 10) == 1.0  # no spread when every request asks
     assert share_floor(5, 20) < share_floor(50, 200) < 0.25
     assert share_floor(1, 0) == 0.0
+
+
+@pytest.mark.parametrize("opening", ["what is {n} + 5?", ""])
+def test_conversations_that_open_alike_are_still_apart(opening: str) -> None:
+    # Task prompts that differ in a number are different conversations (a weak hash merged
+    # "what is 141 + 5?" with "what is 222 + 5?"), and conversations opened by an image alone
+    # (no text to tell them apart) are not one conversation either.
+    detector = SemanticDetector(cast(IntentSpotter, _Spotter()))
+    state, pop = detector.initial(), Population()
+    # 120 and 201, 121 and 202, ...: the pairs whose prompts that weak hash merged
+    numbers = [900 + i for i in range(START_AT - 1)] + [*range(120, 132), *range(201, 213)]
+    for i, n in enumerate(numbers):
+        tag = chr(97 + i % 26) + chr(97 + i // 26)
+        first = opening.format(n=n) if opening else [{"type": "image_url", "image_url": {}}]
+        e = event(i, "", "a")
+        e["request"]["messages"] = [
+            {"role": "user", "content": first},
+            {"role": "assistant", "content": "an answer"},
+            {"role": "user", "content": f"explain the ask {tag} please"},
+        ]
+        detector.update(state, extract(e, MATCHER), pop)
+    assert state.examined == 24
+    assert state.hits == {"cot": 24}

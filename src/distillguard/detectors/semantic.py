@@ -52,6 +52,9 @@ CONTINUE_SHARE = 0.06
 EXAMINED = (10, 20)
 
 
+EMPTY_THREAD = h64("")
+
+
 def share_floor(hits: int, n: int, z: float = SHARE_Z) -> float:
     """The share ``hits / n`` less ``z`` standard errors (binomial), at least 0."""
     if n <= 0:
@@ -144,8 +147,11 @@ class SemanticDetector:
                 if state.wordings.count(wording) >= MAX_REPEATS:
                     continue
                 threads = state.threads.setdefault(intent, [])
-                thread = f.thread_hash & 0xFFFFFFFF  # 32 bits tell an account's threads apart
-                if thread in threads:
+                # The hash's CRC-32 half (its low half, Adler-32, collides on short prompts
+                # that differ in a digit) tells an account's few dozen threads apart. A thread
+                # with no text (an image-only opening) is no thread: its asks all count.
+                thread = f.thread_hash >> 32
+                if thread in threads and f.thread_hash != EMPTY_THREAD:
                     continue  # this conversation has asked already
                 counted.add(intent)
                 state.hits[intent] = state.hits.get(intent, 0) + 1

@@ -365,9 +365,10 @@ def draw_volume(rng: random.Random, habits: Habits, mean: float, lo: float, hi: 
 
 
 # How far people's own code shares spread around their kind's (a Beta's a + b): at 1.5 most
-# people seldom ask about code while about one in eight (of ordinary people) mostly does, as a
-# developer would. A deck dealt at one share for everyone had no focused people at all, which
-# flattered any signal that reads an account's topic focus.
+# people seldom ask about code while about one ordinary person in five has over half of their
+# conversations about code (one in nine over 70%), as a developer would. A deck dealt at one
+# share for everyone had no focused people at all, which flattered any signal that reads an
+# account's topic focus.
 CODE_SHARE_SPREAD = 1.5
 
 
