@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +63,15 @@ class GatewayHandle:
 
     def events(self) -> list[Event]:
         return list(iter_logged_events(self.config.event_log.path))
+
+    def events_at_least(self, n: int, timeout: float = 3.0) -> list[Event]:
+        """The log once it holds ``n`` events (it flushes on its own clock), or at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.events()
+            if len(events) >= n or time.monotonic() > deadline:
+                return events
+            time.sleep(0.02)
 
 
 def gateway_config(tmp: Path, upstream_url: str, **overrides: object) -> GatewayConfig:

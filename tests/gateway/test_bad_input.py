@@ -106,17 +106,6 @@ def wait_for_events(
         time.sleep(0.05)
 
 
-def events_once(gw: GatewayHandle, count: int, timeout: float = 2.0) -> list[Event]:
-    """The log once it holds ``count`` events: a refusal sent raw (no request id to wait for)
-    is flushed on the log's own clock, like the rest."""
-    deadline = time.monotonic() + timeout
-    while True:
-        events = gw.events()
-        if len(events) >= count or time.monotonic() > deadline:
-            return events
-        time.sleep(0.05)
-
-
 def assert_one_event_each(gw: GatewayHandle, responses: Sequence[httpx.Response]) -> list[Event]:
     """Every refused response has exactly one event, refused with the same status and code."""
     refused = [r for r in responses if r.status_code >= 400]
@@ -506,7 +495,8 @@ def test_body_limit_is_configurable(tmp_path: Path, replay_url: str) -> None:
         assert_raw_envelope(declared, 413, "request_too_large")
         assert_one_event_each(gw, [over, streamed])
         statuses = Counter(
-            (e.get("rejected") or e.get("response") or {}).get("status") for e in events_once(gw, 4)
+            (e.get("rejected") or e.get("response") or {}).get("status")
+            for e in gw.events_at_least(4)
         )
         assert statuses == Counter({413: 3, 200: 1})
         assert_still_serving(gw)

@@ -25,15 +25,6 @@ from servers import serve_in_thread
 MODEL = "replay-sharegpt"
 
 
-def wait_events(gw: GatewayHandle, n: int, timeout: float = 3.0) -> list[Event]:
-    deadline = time.monotonic() + timeout
-    while True:
-        events = gw.events()
-        if len(events) >= n or time.monotonic() > deadline:
-            return events
-        time.sleep(0.02)
-
-
 async def test_concurrent_requests_give_exactly_one_event_each(gateway: GatewayHandle) -> None:
     n = 60
     async with openai.AsyncOpenAI(
@@ -52,7 +43,7 @@ async def test_concurrent_requests_give_exactly_one_event_each(gateway: GatewayH
             return raw.http_response.headers["x-request-id"]
 
         request_ids = await asyncio.gather(*(one(i) for i in range(n)))
-    events = await asyncio.to_thread(wait_events, gateway, n)
+    events = await asyncio.to_thread(gateway.events_at_least, n)
     assert len(events) == n
     assert sorted(e["request_id"] for e in events) == sorted(request_ids)
     for event in events:
@@ -87,7 +78,7 @@ def test_untrusted_peer_cannot_spoof_its_ip(gateway: GatewayHandle) -> None:
     headers = {"authorization": f"Bearer {gateway.keys['alice']}", "x-forwarded-for": "1.2.3.4"}
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
     assert httpx.post(gateway.base_url + "/chat/completions", json=body, headers=headers).is_success
-    assert [e["ip"] for e in wait_events(gateway, 1)] == ["127.0.0.1"]
+    assert [e["ip"] for e in gateway.events_at_least(1)] == ["127.0.0.1"]
 
 
 class SlowUpstream:
@@ -150,7 +141,7 @@ def test_client_disconnect_mid_stream_cancels_upstream_and_is_recorded(
     assert any("w0" in line for line in received)
     assert upstream.stream_closed.wait(3), "the upstream kept generating after the client left"
     assert upstream.chunks_sent < 200
-    (event,) = wait_events(gw, 1)
+    (event,) = gw.events_at_least(1)
     response = event["response"]
     assert response["client_disconnected"] is True
     assert response["status"] == 499
@@ -169,7 +160,7 @@ def test_upstream_breaking_a_stream_ends_it_with_an_error_event(
             model="break", messages=[{"role": "user", "content": "go"}], stream=True
         ):
             pass
-    (event,) = wait_events(gw, 1)
+    (event,) = gw.events_at_least(1)
     assert event["response"]["status"] == 502
     assert event["response"]["content"] == "w0 w1 w2 "
 
@@ -182,7 +173,7 @@ def test_upstream_timeout_is_504(slow_gateway: tuple[GatewayHandle, SlowUpstream
     ):
         client.chat.completions.create(model="hang", messages=[{"role": "user", "content": "x"}])
     assert info.value.status_code == 504
-    (event,) = wait_events(gw, 1)
+    (event,) = gw.events_at_least(1)
     assert event["response"]["error"]["code"] == "upstream_timeout"
 
 
@@ -207,7 +198,7 @@ def test_fail_mode_when_the_hook_fails(
         if status == 503:
             assert r.json()["error"]["code"] == "decision_unavailable"
             assert r.headers["retry-after"] == "1"
-        (event,) = wait_events(gw, 1)
+        (event,) = gw.events_at_least(1)
     assert f"fail-{mode}" in event["decision"]["reasons"][0]
     assert ("response" in event) == (mode == "open")
 
@@ -223,7 +214,7 @@ def test_key_metadata_travels_with_events(tmp_path: Path, replay_url: str) -> No
         body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
         headers = {"authorization": f"Bearer {secret}"}
         assert httpx.post(gw.base_url + "/chat/completions", json=body, headers=headers).is_success
-        (event,) = wait_events(gw, 1)
+        (event,) = gw.events_at_least(1)
     assert event["account_meta"] == meta
 
 
@@ -237,7 +228,7 @@ def test_simulation_clock_header_only_when_configured(
         body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
         headers = {"authorization": f"Bearer {gw.keys['alice']}", header: "1770000000.5"}
         assert httpx.post(gw.base_url + "/chat/completions", json=body, headers=headers).is_success
-        (event,) = wait_events(gw, 1)
+        (event,) = gw.events_at_least(1)
     if configured:
         assert event["ts"] == 1770000000.5
     else:
