@@ -41,7 +41,7 @@ import orjson
 
 from distillguard.analyze import extract_in_workers, in_time_order, read_events
 from distillguard.detectors.base import state_to_dict
-from distillguard.engine import Engine
+from distillguard.engine import Engine, batch_gc
 from distillguard.events import EventError, carries_request, parse_ts
 from distillguard.features.matcher import build_matcher
 from distillguard.features.request import extract
@@ -168,11 +168,12 @@ def run_engine(engine: Engine, path: Path, rss_at: dict[int, int] | None = None)
     """The engine over the log; ``rss_at`` maps event counts to fill with the RSS there."""
     marks = rss_at if rss_at is not None else {}
     count = 0
-    for event in analyze_events(path):
-        engine.process(event)
-        count += 1
-        if count in marks:
-            marks[count] = rss_bytes()
+    with batch_gc():  # as analyze's fold
+        for event in analyze_events(path):
+            engine.process(event)
+            count += 1
+            if count in marks:
+                marks[count] = rss_bytes()
     return count
 
 
@@ -180,10 +181,11 @@ def run_parallel(path: Path, workers: int) -> int:
     """As ``analyze --workers``: extraction in worker processes, the fold here, in order."""
     engine = Engine()
     count = 0
-    for f in in_time_order(extract_in_workers(path, workers, engine.config.lexicon_backend)):
-        if f is not None:
-            engine.process_features(f)
-        count += 1
+    with batch_gc():
+        for f in in_time_order(extract_in_workers(path, workers, engine.config.lexicon_backend)):
+            if f is not None:
+                engine.process_features(f)
+            count += 1
     return count
 
 

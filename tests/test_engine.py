@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import gc
 import random
 from typing import Any
 
+import pytest
+
 from distillguard.data.sharegpt import load_conversations
-from distillguard.engine import KNOWN_ASK_HARVEST, Engine
+from distillguard.engine import BATCH_GC_THRESHOLD, KNOWN_ASK_HARVEST, Engine, batch_gc
 from distillguard.events import Event
 from distillguard.gateway.decision import RequestContext
 
@@ -215,3 +218,14 @@ def test_an_ask_the_semantic_layer_read_counts_as_harvest_for_every_account_afte
         engine.process(event(T0 + 60 * i, "a", f"{problem}\n{ask}"))
     assert engine.known_asks  # account a was sampled, and its ask read as one
     assert harvest_of_b() == KNOWN_ASK_HARVEST
+
+
+def test_a_batch_fold_leaves_the_collector_as_it_found_it() -> None:
+    before = gc.get_threshold()
+    with batch_gc():
+        assert gc.get_threshold()[0] == BATCH_GC_THRESHOLD
+        assert gc.get_freeze_count() > 0  # what existed before is left alone
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), batch_gc():
+        raise RuntimeError("a fold that fails")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from distillguard.engine import Engine, EngineConfig, campaign_id_of
+from distillguard.engine import Engine, EngineConfig, batch_gc, campaign_id_of
 from distillguard.events import (
     Event,
     EventError,
@@ -133,11 +133,12 @@ def fold(
     progress: Any = None,
 ) -> AnalyzeResult:
     """Every event's features (None: nothing to judge) into the engine, in time order."""
-    for replay.events, f in enumerate(in_time_order(extracted), start=1):
-        if progress is not None:
-            progress.update(1)
-        if f is not None:
-            replay.judge(f)
+    with batch_gc():
+        for replay.events, f in enumerate(in_time_order(extracted), start=1):
+            if progress is not None:
+                progress.update(1)
+            if f is not None:
+                replay.judge(f)
     return write_outputs(replay, out)
 
 

@@ -8,6 +8,9 @@ k before the verdict is read and never looks ahead.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -119,6 +122,28 @@ class SharedState(Protocol):
     async def tail_forever(self, interval_s: float) -> None:
         """Fold the other replicas' requests between this one's (on the event loop)."""
         ...
+
+
+# A fold over a log allocates millions of small objects that live as long as their account.
+# Python's cyclic collector would walk them again and again (~6% of an analyze pass at its
+# defaults); reference counting frees the rest, and the engine makes few cycles.
+BATCH_GC_THRESHOLD = 50_000
+
+
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """For a batch fold (``analyze``, the evaluation): what exists before it is left out of
+    cyclic collection, and the youngest generation is collected every ``BATCH_GC_THRESHOLD``
+    allocations instead of 700. The gateway keeps Python's defaults."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(BATCH_GC_THRESHOLD, before[1], before[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def campaign_id_of(root: str) -> str:

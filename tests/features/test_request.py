@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import pickle
+from dataclasses import fields
+
 from distillguard.features.matcher import build_matcher
 from distillguard.features.request import TextCache, extract, network_of, text_features
 
@@ -78,3 +81,25 @@ def test_the_requests_of_one_conversation_share_a_thread() -> None:
     other, _ = features("Why is grass green?", "Why is option c correct?")
     assert other != first
     assert features()[0] == features("")[0]  # no user message at all: one (empty) thread
+
+
+def test_features_travel_between_processes_whole() -> None:
+    # ``analyze --workers`` pickles every event's features in a worker and reads them back.
+    event = {
+        "ts": 1_770_000_000.5,
+        "account_id": "acct",
+        "ip": "2001:db8::7",
+        "request": {
+            "messages": [{"role": "user", "content": "Explain step 3, in detail."}],
+            "temperature": -0.0,
+            "logprobs": True,
+            "top_logprobs": 5,
+        },
+        "response": {"status": 200, "completion_tokens": 12},
+        "account_meta": {"payment_fingerprint": "pm_1", "signup_channel": "edu"},
+    }
+    f = extract(event, MATCHER)
+    back = pickle.loads(pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301 (our own bytes)
+    assert back == f and back is not f
+    assert [getattr(back, n.name) for n in fields(f)] == [getattr(f, n.name) for n in fields(f)]
+    assert back.ask_spans and back.payment == "pm_1" and back.ip_prefix == "2001:db8::/48"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from distillguard.engine import Engine, EngineConfig
+from distillguard.engine import Engine, EngineConfig, batch_gc
 from distillguard.sim.resources import DataBank
 from distillguard.sim.world import Scenario, build_world
 
@@ -60,36 +60,37 @@ def run_once(
     engine = Engine(engine_config)
     detect = 0.0
     events = 0
-    for event, req in world.events():
-        # The gateway scores a request before forwarding it (its hook runs the engine on the
-        # request), so the verdict that includes this request decides whether it is served.
-        t0 = time.perf_counter()
-        verdict = engine.process(event)
-        detect += time.perf_counter() - t0
-        if verdict is None:
-            continue
-        served = not verdict.flagged
-        events += 1
-        out = outcomes[req.account_id]
-        if out.requests == 0:
-            out.first_ts = req.ts
-        out.requests += 1
-        if req.harvest:
-            out.harvest_requests += 1
-            if served:
-                out.harvest_leaked += 1
-                out.pairs_leaked += 1
-                response = event["response"]
-                out.tokens_leaked += int(response.get("completion_tokens", 0)) + int(
-                    response.get("reasoning_tokens", 0)
+    with batch_gc():  # as analyze folds a log
+        for event, req in world.events():
+            # The gateway scores a request before forwarding it (its hook runs the engine on the
+            # request), so the verdict that includes this request decides whether it is served.
+            t0 = time.perf_counter()
+            verdict = engine.process(event)
+            detect += time.perf_counter() - t0
+            if verdict is None:
+                continue
+            served = not verdict.flagged
+            events += 1
+            out = outcomes[req.account_id]
+            if out.requests == 0:
+                out.first_ts = req.ts
+            out.requests += 1
+            if req.harvest:
+                out.harvest_requests += 1
+                if served:
+                    out.harvest_leaked += 1
+                    out.pairs_leaked += 1
+                    response = event["response"]
+                    out.tokens_leaked += int(response.get("completion_tokens", 0)) + int(
+                        response.get("reasoning_tokens", 0)
+                    )
+            if verdict.flagged and out.flagged_at is None:
+                out.flagged_at, out.flagged_ts, out.reasons = (
+                    verdict.request_index,
+                    req.ts,
+                    verdict.reasons,
                 )
-        if verdict.flagged and out.flagged_at is None:
-            out.flagged_at, out.flagged_ts, out.reasons = (
-                verdict.request_index,
-                req.ts,
-                verdict.reasons,
-            )
-        out.max_score = max(out.max_score, verdict.score)
+            out.max_score = max(out.max_score, verdict.score)
     result = RunResult(
         seed=scenario.seed,
         template_bank=scenario.template_bank,

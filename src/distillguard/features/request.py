@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, fields
 from typing import Any
 
 from distillguard.events import Event, EventError, parse_ts
@@ -71,6 +72,12 @@ class RequestFeatures:
     created_at: float | None
     signup_channel: str | None
 
+    def __reduce__(self) -> tuple[type[RequestFeatures], tuple[Any, ...]]:
+        # Pickled by the constructor's arguments: ``analyze --workers`` ships every event's
+        # features between processes, and slots' default state (a dict of every field) is
+        # ~20% larger and slower both ways.
+        return RequestFeatures, _FIELDS(self)
+
     @property
     def cot(self) -> bool:
         return "cot_strong" in self.families
@@ -78,6 +85,9 @@ class RequestFeatures:
     @property
     def cot_any(self) -> bool:
         return "cot_strong" in self.families or "cot_weak" in self.families
+
+
+_FIELDS = operator.attrgetter(*(f.name for f in fields(RequestFeatures)))
 
 
 def client_signature(f: RequestFeatures) -> int:
