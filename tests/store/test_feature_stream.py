@@ -9,12 +9,14 @@ fail mode, and when it is back nothing any replica served is missing or folded t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import zlib
 from pathlib import Path
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from dashkit import CARD, HYDRA, harvest
@@ -95,6 +97,19 @@ def test_features_round_trip_through_json(events: list[Event]) -> None:
     assert [decode(encode(f)) for f in features] == features
     with pytest.raises(ValueError, match="version"):
         decode(b"[99, 1, 2]")
+    with pytest.raises(ValueError, match="version"):
+        decode(b"[1, 2, 3]")
+
+
+def test_entries_of_the_format_before_read_as_first_requests(events: list[Event]) -> None:
+    # A replica not yet upgraded writes format 1 (no thread); an upgraded one folds its
+    # entries rather than skipping them, so both keep one state during a rolling upgrade.
+    engine = Engine(CONFIG)
+    for f in [extract(e, engine.matcher, engine.text_cache) for e in events[:200]]:
+        values = orjson.loads(encode(f))
+        del values[1 + [x.name for x in dataclasses.fields(f)].index("thread_hash")]
+        old = decode(orjson.dumps([1, *values[1:]]))
+        assert old == dataclasses.replace(f, thread_hash=f.prompt_hash)
 
 
 def test_two_replicas_reach_the_verdicts_of_one_engine(

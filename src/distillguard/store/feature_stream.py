@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: RequestFeatures gained thread_hash
+FORMAT = 2  # 2: RequestFeatures gained thread_hash (1 is still read, see decode)
 _FIELDS = tuple(f.name for f in dataclasses.fields(RequestFeatures))
+_FORMAT_1 = tuple(n for n in _FIELDS if n != "thread_hash")
 _TUPLES = frozenset({"segments", "ask_spans"})
 
 
@@ -60,10 +61,17 @@ def encode(f: RequestFeatures) -> bytes:
 
 
 def decode(data: bytes) -> RequestFeatures:
+    """An entry of this format, or of format 1 (written by a replica not yet upgraded, during a
+    rolling upgrade): it had no thread, and its request is taken for a conversation's first,
+    so that the replicas' states do not drift apart while both versions run."""
     values = orjson.loads(data)
-    if not isinstance(values, list) or len(values) != len(_FIELDS) + 1 or values[0] != FORMAT:
+    version = values[0] if isinstance(values, list) and values else None
+    names = _FIELDS if version == FORMAT else _FORMAT_1 if version == 1 else ()
+    if not names or len(values) != len(names) + 1:
         raise ValueError("not a feature entry of this version")
-    kwargs: dict[str, Any] = dict(zip(_FIELDS, values[1:], strict=True))
+    kwargs: dict[str, Any] = dict(zip(names, values[1:], strict=True))
+    if version == 1:
+        kwargs["thread_hash"] = kwargs["prompt_hash"]
     for name in _TUPLES:
         kwargs[name] = tuple(kwargs[name])
     kwargs["families"] = frozenset(kwargs["families"])
