@@ -44,6 +44,11 @@ SOFT_ASKS = [
 ]
 
 
+def wording(i: int) -> str:
+    """Two letters, new for each i < 676: a new wording each time (digits are masked)."""
+    return chr(97 + i % 26) + chr(97 + i // 26)
+
+
 def event(i: int, text: str, account: str) -> Event:
     return {
         "ts": 1_770_000_000 + 600 * i,
@@ -130,7 +135,7 @@ def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
     state, pop = detector.initial(), Population()
     for i in range(120):
         asks = every and i % every == 0
-        tag = chr(97 + i % 26) + chr(97 + i // 26)  # a new wording each time (digits are masked)
+        tag = wording(i)
         text = f"explain the ask {tag} please" if asks else f"explain item {i} in a few words"
         detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
     # One request in eight asks: 1/8 is short of a flag, and it is sampled on, as is one in
@@ -147,7 +152,7 @@ def sampled(every: int, requests: int) -> tuple[float, str]:
     detector = SemanticDetector(cast(IntentSpotter, _Spotter()))
     state, pop = detector.initial(), Population()
     for i in range(requests):
-        tag = chr(97 + i % 26) + chr(97 + i // 26)
+        tag = wording(i)
         text = f"explain the ask {tag} please" if i % every == 0 else f"explain item {i} now"
         detector.update(state, extract(event(i, text, "a"), MATCHER), pop)
     return detector.value(state, pop), detector.explain(state, pop)
@@ -168,7 +173,7 @@ def conversation(turns: int, asks: bool) -> list[Event]:
     out: list[Event] = []
     messages: list[dict[str, str]] = []
     for t in range(turns):
-        tag = chr(97 + t % 26) + chr(97 + t // 26)
+        tag = wording(t)
         text = f"explain the ask {tag} please" if asks and t else f"explain item {t} now"
         messages = [*messages, {"role": "user", "content": text}]
         e = event(t, "", "a")
@@ -210,7 +215,7 @@ def test_conversations_that_open_alike_are_still_apart(opening: str) -> None:
     # 120 and 201, 121 and 202, ...: the pairs whose prompts that weak hash merged
     numbers = [900 + i for i in range(START_AT - 1)] + [*range(120, 132), *range(201, 213)]
     for i, n in enumerate(numbers):
-        tag = chr(97 + i % 26) + chr(97 + i // 26)
+        tag = wording(i)
         first = opening.format(n=n) if opening else [{"type": "image_url", "image_url": {}}]
         e = event(i, "", "a")
         e["request"]["messages"] = [
@@ -221,3 +226,22 @@ def test_conversations_that_open_alike_are_still_apart(opening: str) -> None:
         detector.update(state, extract(e, MATCHER), pop)
     assert state.examined == 24
     assert state.hits == {"cot": 24}
+
+
+def test_a_shared_preamble_does_not_make_one_conversation() -> None:
+    # Every request opens with the same fixed exchange (a few-shot example), then a new task
+    # that asks: the first user message is the same, but no request continues another (none
+    # carries more messages than the last), so each ask counts. A real conversation grows.
+    detector = SemanticDetector(cast(IntentSpotter, _Spotter()))
+    state, pop = detector.initial(), Population()
+    for i in range(START_AT - 1 + 30):
+        e = event(i, "", "a")
+        e["request"]["messages"] = [
+            {"role": "user", "content": "Example: what is 2 + 2? Show your steps."},
+            {"role": "assistant", "content": "Step 1: 2 + 2 = 4. Answer: 4."},
+            {"role": "user", "content": f"explain the ask {wording(i)} please"},
+        ]
+        detector.update(state, extract(e, MATCHER), pop)
+    assert state.examined == 24 and state.hits == {"cot": 24}
+    assert detector.value(state, pop) == 1.0
+    assert len(state.threads["cot"]) == 1  # one opening, asked from again and again

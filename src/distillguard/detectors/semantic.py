@@ -87,6 +87,35 @@ def shared_spotter() -> IntentSpotter | None:
         return None
 
 
+# A conversation the account has asked in: its thread (the first user message's hash, the
+# CRC-32 half) above the length of its latest request read as asking (MESSAGES_BITS).
+MESSAGES_BITS = 16
+_MESSAGES_MAX = (1 << MESSAGES_BITS) - 1
+
+
+def _new_thread(threads: list[int], f: RequestFeatures) -> bool:
+    """Does an ask in this request open a conversation of its own (else it continues one that
+    asked already)? ``threads`` holds the account's asking conversations and is updated.
+
+    The hash's CRC-32 half (its low half, Adler-32, collides on short prompts that differ in a
+    digit) tells an account's few dozen threads apart. A thread with no text (an image-only
+    opening) is no thread: its asks all count. And a request continues a thread only when it
+    carries more messages than the thread's last ask did, as a conversation grows: requests
+    that all open with the same fixed exchange (a few-shot preamble, then a new task) share a
+    first message but each is a conversation of its own.
+    """
+    thread = f.thread_hash >> 32
+    length = min(f.n_messages, _MESSAGES_MAX)
+    entry = thread << MESSAGES_BITS | length
+    if f.thread_hash != EMPTY_THREAD:
+        for i, known in enumerate(threads):
+            if known >> MESSAGES_BITS == thread:
+                threads[i] = entry
+                return length <= known & _MESSAGES_MAX
+    threads.append(entry)
+    return True
+
+
 @dataclass(slots=True)
 class SemanticState:
     n: int = 0
@@ -94,7 +123,7 @@ class SemanticState:
     examined: int = 0
     hits: dict[str, int] = field(default_factory=dict)  # intent -> requests with a new ask
     wordings: list[int] = field(default_factory=list)  # hashes of the ask wordings counted
-    # intent -> the conversations (thread hashes) that have counted an ask of it
+    # intent -> the conversations that have counted an ask of it (see _new_thread)
     threads: dict[str, list[int]] = field(default_factory=dict)
     example: str = ""
     # The spans of the latest request that read as asks, with their intent (at most
@@ -150,17 +179,11 @@ class SemanticDetector:
                 wording = h64(span)
                 if state.wordings.count(wording) >= MAX_REPEATS:
                     continue
-                threads = state.threads.setdefault(intent, [])
-                # The hash's CRC-32 half (its low half, Adler-32, collides on short prompts
-                # that differ in a digit) tells an account's few dozen threads apart. A thread
-                # with no text (an image-only opening) is no thread: its asks all count.
-                thread = f.thread_hash >> 32
-                if thread in threads and f.thread_hash != EMPTY_THREAD:
+                if not _new_thread(state.threads.setdefault(intent, []), f):
                     continue  # this conversation has asked already
                 counted.add(intent)
                 state.hits[intent] = state.hits.get(intent, 0) + 1
                 state.wordings.append(wording)  # at most one per intent per examined request
-                threads.append(thread)
                 if not state.example:
                     state.example = span[:80]
 

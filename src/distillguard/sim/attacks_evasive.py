@@ -51,7 +51,7 @@ from distillguard.sim.templates import bank
 
 EVASIVE_OPTIONS = frozenset(
     {"paraphrase", "human_timing", "followups", "mixin_share", "residential",
-     "distinct_payment", "cot_share", "per_week", "task_size"}
+     "distinct_payment", "cot_share", "per_week", "task_size", "preamble"}
 )  # fmt: skip
 
 
@@ -83,7 +83,9 @@ def evasive(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     request in a session follows up on the previous answer; 0 = none), ``mixin_share`` (0.3
     genuine ShareGPT "mixin" requests, ``harvest=False``), ``residential`` (True; False =
     shared cloud /24s and cards), ``distinct_payment`` (True), ``cot_share`` (0.7 of fresh
-    prompts ask for the reasoning), ``per_week`` ([40, 120]), ``task_size`` (1000), plus the
+    prompts ask for the reasoning), ``per_week`` ([40, 120]), ``task_size`` (1000),
+    ``preamble`` (False; True = every harvest request opens with the account's own fixed
+    few-shot exchange, a worked example, so that all of them share a first message), plus the
     common options.
     """
     check_options(spec, EVASIVE_OPTIONS)
@@ -100,6 +102,7 @@ def evasive(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
     lo, hi = spec.options.get("per_week", (40, 120))
     weeks = (end - start) / (7 * DAY)
     size = opt_int(spec, "task_size", 1000)
+    preamble = opt_bool(spec, "preamble", False)
     # Diverse material: people ask about many things, so no single dataset dominates.
     chat = Lazy(lambda: sharegpt_items(ctx, "attack", REASONING_RE) + sharegpt_items(
         ctx, "attack", CODE_RE))  # fmt: skip
@@ -121,6 +124,16 @@ def evasive(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             plan = [(t, i // 5) for i, t in enumerate(scripted(rng, count, start, end))]
         mixin = ctx.bank.sharegpt("mixin")
         last: dict[int, tuple[str, Item]] = {}  # session -> (prompt, item) of its last harvest
+        opening: list[dict[str, Any]] = []
+        if preamble:
+            example = pick_item(rng)
+            opening = [
+                {
+                    "role": "user",
+                    "content": tb.paraphraser.compose(rng, example.question, cot=True),
+                },
+                {"role": "assistant", "content": clip(example.answer, 1500)},
+            ]
         for ts, session in plan:
             reasoning = ""
             params: dict[str, Any] = casual_params(rng)
@@ -130,6 +143,7 @@ def evasive(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
             elif session in last and rng.random() < followups:
                 prompt, item = last[session]
                 messages = [
+                    *opening,
                     {"role": "user", "content": prompt},
                     {"role": "assistant", "content": clip(item.answer, 3000)},
                     {"role": "user", "content": tb.paraphraser.followup(rng)},
@@ -145,7 +159,7 @@ def evasive(ctx: SimContext, spec: SourceSpec) -> TrafficSource:
                     )
                 else:
                     prompt = fixed.render(question=item.question)
-                messages = [{"role": "user", "content": prompt}]
+                messages = [*opening, {"role": "user", "content": prompt}]
                 answer, reasoning = item.answer, simulated_reasoning(rng, item)
                 last[session] = (prompt, item)
                 harvest = True
