@@ -24,7 +24,9 @@ always one); prefix ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` for one core ea
 phrasings of ``benchmarks/data/ask_phrasings.yaml``, embedded by every backend: the cosine of
 each ONNX Runtime backend's vectors to numpy's (mean, minimum), and how many of the ask probe's
 verdicts (``AskProbe.scores`` >= 0, per class) they change. The probe was trained on numpy's
-vectors.
+vectors. Then the semantic layer's int8 first look, one span per call as it runs it, against
+fp32 ONNX Runtime: how far it moves the probe's scores, and at ``QUICK_MARGIN`` how many spans it
+leaves to fp32 and how many of fp32's asks it would settle as none (it must be 0).
 """
 
 from __future__ import annotations
@@ -199,7 +201,8 @@ def accuracy(encoders: dict[str, MiniLMEncoder], count: int) -> None:
 
     written = yaml.safe_load(PHRASINGS.read_text("utf-8"))
     phrasings = [normalise(str(s)) for v in written.values() for s in v]
-    texts = list(dict.fromkeys(real_spans(count, "benign") + real_spans(count // 2) + phrasings))
+    benign = real_spans(count, "benign")  # distinct, and first in ``texts``
+    texts = list(dict.fromkeys(benign + real_spans(count // 2) + phrasings))
     probe = AskProbe.load()
     asks = [probe.classes.index(c) for c in ("cot", "rubric")]
     with threadpool_limits(limits=1, user_api="blas"):
@@ -216,6 +219,36 @@ def accuracy(encoders: dict[str, MiniLMEncoder], count: int) -> None:
         flips = [int(n) for n in (changed[:, asks].any(axis=1).sum(), changed.any(axis=1).sum())]
         ask, any_class = (f"{n} ({n / len(texts):.2%})" for n in flips)
         print(f"{name:>10}{cosine.mean():>12.6f}{cosine.min():>12.6f}{ask:>16}{any_class:>18}")
+    if "onnx" in encoders and "onnx-int8" in encoders:
+        quick_look(encoders["onnx"], encoders["onnx-int8"], texts, real=len(benign))
+
+
+def quick_look(exact: MiniLMEncoder, quick: MiniLMEncoder, texts: list[str], real: int) -> None:
+    """The semantic layer's int8 first look (``features.semantic.QUICK_MARGIN``), one span per
+    call as it runs: how far int8 moves the probe's ask scores from fp32's, how many spans it
+    leaves to fp32, and whether it ever settles a span that fp32 reads as an ask."""
+    from distillguard.features.ask_probe import AskProbe
+    from distillguard.features.semantic import PROBE_THRESHOLD, QUICK_MARGIN
+
+    probe = AskProbe.load()
+    asks = [probe.classes.index(c) for c in ("cot", "rubric")]
+    with threadpool_limits(limits=1, user_api="blas"):
+        fp32 = probe.scores(exact.encode(texts))[:, asks]
+        int8 = probe.scores(quick.encode(texts, batch_size=1))[:, asks]
+    shift = np.abs(int8 - fp32).ravel()
+    median, p99, p999, top = np.quantile(shift, [0.5, 0.99, 0.999, 1.0])
+    print(
+        f"\nint8 first look ({len(texts)} texts, one per call) against fp32: the probe's ask "
+        f"scores move by {median:.3f} (median), {p99:.3f} (99th percentile), {p999:.3f} "
+        f"(99.9th), {top:.3f} at most"
+    )
+    says = np.any(fp32 >= PROBE_THRESHOLD, axis=1)
+    sent_on = np.any(int8 >= PROBE_THRESHOLD - QUICK_MARGIN, axis=1)
+    print(
+        f"at QUICK_MARGIN {QUICK_MARGIN}: embedded again in fp32: {sent_on[:real].mean():.1%} "
+        f"of real people's spans, {sent_on[real:].mean():.1%} of the rest; fp32's asks "
+        f"settled by int8 as none: {int((says & ~sent_on).sum())} of {int(says.sum())}"
+    )
 
 
 def main() -> None:
