@@ -136,7 +136,6 @@ def batch_gc() -> Iterator[None]:
     cyclic collection, and the youngest generation is collected every ``BATCH_GC_THRESHOLD``
     allocations instead of 700. The gateway keeps Python's defaults."""
     before = gc.get_threshold()
-    gc.collect()
     gc.freeze()
     gc.set_threshold(BATCH_GC_THRESHOLD, before[1], before[2])
     try:
