@@ -47,6 +47,7 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from distillguard.features import embedding_onnx
+from distillguard.features.ask_probe import AskProbe
 from distillguard.features.embedding import Backend, MiniLMEncoder
 
 BATCH_SIZES: Final = (1, 8, 32)
@@ -196,7 +197,7 @@ def prompt_table(
 
 def accuracy(encoders: dict[str, MiniLMEncoder], count: int) -> None:
     """Cosine to numpy's vectors and the ask probe's verdicts they change, per backend."""
-    from distillguard.features.ask_probe import AskProbe, real_spans
+    from distillguard.features.ask_probe import real_spans
     from distillguard.features.asks import normalise
 
     written = yaml.safe_load(PHRASINGS.read_text("utf-8"))
@@ -220,18 +221,24 @@ def accuracy(encoders: dict[str, MiniLMEncoder], count: int) -> None:
         ask, any_class = (f"{n} ({n / len(texts):.2%})" for n in flips)
         print(f"{name:>10}{cosine.mean():>12.6f}{cosine.min():>12.6f}{ask:>16}{any_class:>18}")
     if "onnx" in encoders and "onnx-int8" in encoders:
-        quick_look(encoders["onnx"], encoders["onnx-int8"], texts, real=len(benign))
+        exact, quick = encoders["onnx"], encoders["onnx-int8"]
+        quick_look(exact, quick, probe, asks, texts, real=len(benign))
 
 
-def quick_look(exact: MiniLMEncoder, quick: MiniLMEncoder, texts: list[str], real: int) -> None:
+def quick_look(
+    exact: MiniLMEncoder,
+    quick: MiniLMEncoder,
+    probe: AskProbe,
+    asks: list[int],
+    texts: list[str],
+    real: int,
+) -> None:
     """The semantic layer's int8 first look (``features.semantic.QUICK_MARGIN``), one span per
-    call as it runs: how far int8 moves the probe's ask scores from fp32's, how many spans it
-    leaves to fp32, and whether it ever settles a span that fp32 reads as an ask."""
-    from distillguard.features.ask_probe import AskProbe
+    call as it runs: how far int8 moves the probe's ask scores (columns ``asks``) from fp32's,
+    how many spans it leaves to fp32, and whether it ever settles a span that fp32 reads as an
+    ask. The first ``real`` texts are real people's spans."""
     from distillguard.features.semantic import PROBE_THRESHOLD, QUICK_MARGIN
 
-    probe = AskProbe.load()
-    asks = [probe.classes.index(c) for c in ("cot", "rubric")]
     with threadpool_limits(limits=1, user_api="blas"):
         fp32 = probe.scores(exact.encode(texts))[:, asks]
         int8 = probe.scores(quick.encode(texts, batch_size=1))[:, asks]

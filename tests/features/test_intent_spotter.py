@@ -47,7 +47,8 @@ def test_skipping_the_neighbour_view_changes_no_verdict(
     probe = AskProbe.load()
     spotter = IntentSpotter(exact, probe)
     vectors = exact.encode(spans)
-    full = probe.scores(vectors)[:, [probe.classes.index(i) for i in spotter.intents]]
+    columns = [probe.classes.index(i) for i in spotter.intents]
+    full = probe.scores(vectors)[:, columns]
     fast = np.asarray(spotter.score(vectors))
     full_says, fast_says = full >= spotter.threshold, fast >= spotter.threshold
     assert (full_says == fast_says).all()
@@ -56,7 +57,6 @@ def test_skipping_the_neighbour_view_changes_no_verdict(
     # Read as an ask: the probe's own score; not: at least the probe's score.
     assert np.allclose(fast[fast_says], full[fast_says])
     assert (fast >= full - 1e-6).all()
-    columns = [probe.classes.index(i) for i in spotter.intents]
     excess = probe.probabilities(vectors)[:, columns] - MIN_PROBABILITY
     skipped = np.all(excess < spotter.threshold, axis=1)
     assert skipped[len(ASKS) :].mean() > 0.5  # most real spans never reach the bank look-up
