@@ -39,6 +39,7 @@ from typing import Any, Final
 
 import orjson
 
+import distillguard
 from distillguard.analyze import extract_in_workers, in_time_order, read_events
 from distillguard.detectors.base import state_to_dict
 from distillguard.engine import Engine, batch_gc
@@ -53,6 +54,7 @@ TARGET_BIG_LOG_S: Final = 15 * 60
 TARGET_BIG_LOG_BYTES: Final = 8 * 10**9
 QUICK_EVENTS: Final = 100_000
 PROFILE_EVENTS: Final = 100_000
+COMPARE_EVENTS: Final = 100_000  # the compiled modules against their source
 # Events in the default scenario's week ~ EVENTS_FIXED + EVENTS_PER_SCALE * scale (measured at
 # scales 0.5-2; small sources round their account count up, hence the constant).
 EVENTS_FIXED: Final = 16_000
@@ -164,8 +166,11 @@ def parse_and_extract(path: Path) -> int:
     return count
 
 
-def run_engine(engine: Engine, path: Path, rss_at: dict[int, int] | None = None) -> int:
-    """The engine over the log; ``rss_at`` maps event counts to fill with the RSS there."""
+def run_engine(
+    engine: Engine, path: Path, rss_at: dict[int, int] | None = None, limit: int | None = None
+) -> int:
+    """The engine over the log (its first ``limit`` events); ``rss_at`` maps event counts to
+    fill with the RSS there."""
     marks = rss_at if rss_at is not None else {}
     count = 0
     with batch_gc():  # as analyze's fold
@@ -174,7 +179,43 @@ def run_engine(engine: Engine, path: Path, rss_at: dict[int, int] | None = None)
             count += 1
             if count in marks:
                 marks[count] = rss_bytes()
+            if count == limit:
+                break
     return count
+
+
+def engine_pass_cpu(path: Path, limit: int) -> tuple[str, float]:
+    """In a fresh process: where its hot modules came from, and the engine pass's CPU seconds
+    per event over the log's first ``limit`` events."""
+    engine = Engine()
+    start = time.process_time()
+    n = run_engine(engine, path, limit=limit)
+    return distillguard.NATIVE, (time.process_time() - start) / n
+
+
+def compiled_vs_source(path: Path, limit: int, rounds: int = 2) -> dict[str, float] | None:
+    """The engine pass's CPU per event with the compiled modules and from their source
+    (``DISTILLGUARD_NATIVE=0``), each in fresh processes, alternated; the best of ``rounds``.
+    None where this process does not run the compiled modules."""
+    if distillguard.NATIVE != "compiled":
+        return None
+    best: dict[str, float] = {}
+    saved = os.environ.get("DISTILLGUARD_NATIVE")
+    context = multiprocessing.get_context("spawn")
+    try:
+        for _ in range(rounds):
+            for flag in ("1", "0"):
+                os.environ["DISTILLGUARD_NATIVE"] = flag  # read by the child at import
+                with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                    native, seconds = pool.submit(engine_pass_cpu, path, limit).result()
+                label = "compiled" if native == "compiled" else "source"
+                best[label] = min(best.get(label, seconds), seconds)
+    finally:
+        if saved is None:
+            os.environ.pop("DISTILLGUARD_NATIVE", None)
+        else:
+            os.environ["DISTILLGUARD_NATIVE"] = saved
+    return best
 
 
 def run_parallel(path: Path, workers: int) -> int:
@@ -282,6 +323,7 @@ class Measurement:
     peak_rss: int
     state_bytes: list[int]  # per account, sorted
     parts: dict[str, int]
+    native: dict[str, float] | None  # engine pass CPU s/event: compiled and source
 
 
 def measure(path: Path, log: dict[str, float], workers: int) -> Measurement:
@@ -301,6 +343,7 @@ def measure(path: Path, log: dict[str, float], workers: int) -> Measurement:
     load_after, rss_after, peak = os.getloadavg(), rss_bytes(), peak_rss_bytes()
     state_bytes, parts = state_sizes(engine), memory_parts(engine)
     parallel = timed(lambda: run_parallel(path, workers), children=True) if workers > 1 else None
+    native = compiled_vs_source(path, min(COMPARE_EVENTS, int(log["events"])))
     return Measurement(
         log=log,
         parse=parse,
@@ -318,6 +361,7 @@ def measure(path: Path, log: dict[str, float], workers: int) -> Measurement:
         peak_rss=peak,
         state_bytes=state_bytes,
         parts=parts,
+        native=native,
     )
 
 
@@ -365,6 +409,14 @@ def report(m: Measurement) -> dict[str, Any]:
         f"  the engine pass costs {full.cpu_s / m.parse.cpu_s:.1f}x the CPU of reading the log "
         f"and runs at {full.per_s_cpu / TARGET_EVENTS_PER_S:.2f}x the target rate"
     )
+    print(f"  hot modules: {distillguard.NATIVE}")
+    if m.native is not None:
+        compiled, source = m.native["compiled"], m.native["source"]
+        print(
+            f"  engine pass over the first {min(COMPARE_EVENTS, n):,} events, fresh processes, "
+            f"best of 2 each: compiled {compiled * 1e6:.1f} µs/event, from source "
+            f"{source * 1e6:.1f}: the compiled modules take {compiled / source:.2f}x the CPU"
+        )
 
     sizes = m.state_bytes
     accounts = len(sizes)
@@ -436,6 +488,8 @@ def report(m: Measurement) -> dict[str, Any]:
             "parallel": dataclasses.asdict(m.parallel) if m.parallel else None,
             "workers": m.workers,
             "gc_s": m.gc_s,
+            "native": distillguard.NATIVE,
+            "compiled_vs_source_s_per_event": m.native,
         },
         "load_average": {"before": m.load_before, "after": m.load_after},
         "accounts": accounts,

@@ -27,7 +27,8 @@ from contextlib import contextmanager
 import redis
 
 from distillguard.detectors.registry import REGISTRY
-from distillguard.engine import Engine, EngineConfig
+from distillguard.engine import Engine
+from distillguard.engine_config import EngineConfig
 from distillguard.events import Event
 from distillguard.features.request import RequestFeatures, extract
 from distillguard.sim.world import build_world, default_scenario

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from distillguard.analyze import analyze, read_events
 from distillguard.detectors.semantic import shared_spotter
-from distillguard.engine import EngineConfig
+from distillguard.engine_config import EngineConfig
 from distillguard.events import Event, read_jsonl
 from distillguard.sim.world import build_world, default_scenario, write_world
 from distillguard.spark import analyze_spark, session

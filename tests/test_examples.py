@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from distillguard.config import load_config
-from distillguard.engine import EngineConfig, load_engine_config
+from distillguard.engine_config import EngineConfig, load_engine_config
 from distillguard.policy.rules import PolicyConfig, load_policy
 
 EXAMPLES = Path(__file__).parent.parent / "examples"

@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from distillguard.engine import Engine, EngineConfig, batch_gc, campaign_id_of
+from distillguard.engine import Engine, batch_gc, campaign_id_of
+from distillguard.engine_config import EngineConfig
 from distillguard.events import (
     Event,
     EventError,

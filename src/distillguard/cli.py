@@ -238,7 +238,7 @@ def eval_cmd(
     live: bool,
 ) -> None:
     """Simulate, detect with the production engine, and measure against ground truth."""
-    from distillguard.engine import load_engine_config
+    from distillguard.engine_config import load_engine_config
     from distillguard.eval.suite import run_suite
     from distillguard.sim.world import build_world, demo_scenario, load_scenario
 
@@ -325,7 +325,7 @@ def analyze_cmd(
 ) -> None:
     """Replay an event log (JSONL, .gz or Parquet) through the detection engine, causally."""
     from distillguard.analyze import analyze, analyze_parallel, read_events
-    from distillguard.engine import load_engine_config
+    from distillguard.engine_config import load_engine_config
     from distillguard.events import EventError
 
     config = load_engine_config(engine_config)

@@ -12,18 +12,15 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
-
-from distillguard.campaigns.linker import CampaignStats, LinkConfig, Linker
+from distillguard.campaigns.linker import CampaignStats, Linker
 from distillguard.detectors.base import Detector, Signal, signal_of
 from distillguard.detectors.metadata import MetadataDetector, MetadataState
 from distillguard.detectors.registry import REGISTRY
 from distillguard.detectors.semantic import SemanticState
 from distillguard.detectors.template import TemplateState
+from distillguard.engine_config import EngineConfig
 from distillguard.events import Event, carries_request
 from distillguard.features.intent import harvest_score
 from distillguard.features.matcher import build_matcher
@@ -32,7 +29,6 @@ from distillguard.features.text import h64
 from distillguard.gateway.decision import ALLOW, Decision, RequestContext
 from distillguard.population import Population
 from distillguard.scoring.combine import (
-    ScoringConfig,
     account_score,
     campaign_reason,
     campaign_score,
@@ -53,28 +49,6 @@ INDICATOR_MIN_ACCOUNTS = 3
 # campaign's scaffold worded in no lexicon is embedded once and recognised from then on.
 KNOWN_ASK_HARVEST = 0.8
 KNOWN_ASKS_MAX = 100_000
-
-
-class EngineConfig(BaseModel):
-    """Detection settings (YAML); every default is documented in README's engine section."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    detectors: list[str] = Field(default_factory=lambda: list(REGISTRY))
-    scoring: ScoringConfig = ScoringConfig()
-    links: LinkConfig = LinkConfig()
-    max_segments: int = 1_000_000
-    lexicon_backend: str = "auto"
-    gateway_action: Literal["flag", "block"] = Field(
-        default="block", description="What the gateway does to a flagged account: flag or block."
-    )
-
-
-def load_engine_config(path: Path | str | None) -> EngineConfig:
-    if path is None:
-        return EngineConfig()
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return EngineConfig.model_validate(raw.get("engine", raw))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from distillguard.analyze import AnalyzeResult, Replay, row_to_event, write_outputs
-from distillguard.engine import EngineConfig
+from distillguard.engine_config import EngineConfig
 from distillguard.events import carries_request, parse_ts
 from distillguard.features.matcher import build_matcher
 from distillguard.features.request import TextCache, extract

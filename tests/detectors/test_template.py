@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
 import random
-from types import SimpleNamespace
 
 from distillguard.detectors.template import (
     TemplateDetector,
@@ -9,6 +9,8 @@ from distillguard.detectors.template import (
     _add_all,
     space_saving_add,
 )
+from distillguard.features.matcher import build_matcher
+from distillguard.features.request import extract
 from distillguard.population import Population
 
 
@@ -28,9 +30,10 @@ def test_batched_space_saving_equals_one_segment_at_a_time() -> None:
 
 def _fold(prompts: list[tuple[int, ...]]) -> tuple[TemplateState, TemplateDetector]:
     detector, state, pop = TemplateDetector(), TemplateDetector().initial(), Population()
+    event = {"ts": 0.0, "account_id": "a", "request": {"messages": [{"role": "user"}]}}
+    base = extract(event, build_matcher())
     for i, segments in enumerate(prompts):
-        f = SimpleNamespace(segments=segments, prompt_hash=i)
-        detector.update(state, f, pop)  # type: ignore[arg-type]
+        detector.update(state, dataclasses.replace(base, segments=segments, prompt_hash=i), pop)
     return state, detector
 
 

@@ -21,7 +21,8 @@ import pytest
 
 from dashkit import CARD, HYDRA, harvest
 from distillguard.detectors.registry import REGISTRY
-from distillguard.engine import Engine, EngineConfig, Verdict
+from distillguard.engine import Engine, Verdict
+from distillguard.engine_config import EngineConfig
 from distillguard.events import Event
 from distillguard.features.request import extract
 from distillguard.policy.rules import Condition, PolicyConfig, Rule

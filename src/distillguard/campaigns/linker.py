@@ -13,29 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from distillguard.engine_config import LinkConfig
 
 KEY_KINDS = ("payment", "scaffold", "network", "system", "signature")
-
-
-class LinkConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weights: dict[str, float] = Field(
-        default_factory=lambda: {
-            "payment": 1.0,
-            "scaffold": 0.6,
-            "network": 0.3,
-            "system": 0.1,
-            "signature": 0.1,
-        }
-    )
-    link_threshold: float = 0.8
-    max_keys_per_account: int = 12
-    # Rotating proxies must not use up the budget that payment and scaffold keys need.
-    max_network_keys: int = 3
-    max_accounts_per_key: int = 5000
-    candidates_per_key: int = 64  # accounts compared when a key is added
 
 
 Key = tuple[str, object]  # (kind, value)

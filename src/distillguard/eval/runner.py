@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from distillguard.engine import Engine, EngineConfig, batch_gc
+from distillguard.engine import Engine, batch_gc
+from distillguard.engine_config import EngineConfig
 from distillguard.sim.resources import DataBank
 from distillguard.sim.world import Scenario, build_world
 

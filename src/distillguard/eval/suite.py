@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from distillguard.engine import EngineConfig
+from distillguard.engine_config import EngineConfig
 from distillguard.eval.metrics import headline, run_metrics
 from distillguard.eval.report import markdown, write_html
 from distillguard.eval.runner import RunResult, run_once

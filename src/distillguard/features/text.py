@@ -9,7 +9,8 @@ URLs), so requests built from one scaffold share skeleton segments.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 from zlib import adler32, crc32
 
 HEAD_CHARS: Final = 3000
@@ -44,14 +45,14 @@ def clip(text: str) -> str:
     return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
 
 
-def last_user_text(messages: list[Any]) -> str:
+def last_user_text(messages: Sequence[object]) -> str:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
             return clip(content_text(message.get("content")))
     return ""
 
 
-def system_text(messages: list[Any]) -> str:
+def system_text(messages: Sequence[object]) -> str:
     parts = [
         content_text(m.get("content"))
         for m in messages

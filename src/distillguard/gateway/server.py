@@ -54,7 +54,8 @@ def build_hook(config: GatewayConfig) -> tuple[DecisionHook, ResponsePolicy | No
     static = StaticPolicy(config.policy, buckets)
     if not (config.detection.enabled or config.response.enabled):
         return static, None
-    from distillguard.engine import Engine, load_engine_config
+    from distillguard.engine import Engine
+    from distillguard.engine_config import load_engine_config
 
     engine_config = load_engine_config(config.detection.engine_config)
     if not config.detection.semantic:

@@ -12,50 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from distillguard.campaigns.linker import CampaignStats
 from distillguard.detectors.base import ramp
+from distillguard.engine_config import ScoringConfig
 
 HIGH_VALUE = ("reasoning", "coding", "agentic", "vision")
-
-
-class ScoringConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    content_weights: dict[str, float] = Field(
-        default_factory=lambda: {
-            "elicitation": 1.0,
-            "parameters": 1.0,
-            "capability": 0.45,
-            "semantic": 0.8,
-        }
-    )
-    behaviour_weights: dict[str, float] = Field(
-        default_factory=lambda: {
-            "timing": 0.7,
-            "conversation": 0.6,
-            "template": 1.0,
-            "volume": 0.6,
-            "release": 1.0,
-            "metadata": 0.8,
-        }
-    )
-    flag_threshold: float = 0.5
-    min_requests: int = 3
-    # Sustained content alone: strong elicitation plus a focused, novel sweep over many requests.
-    sustained_min_requests: int = 20
-    # The share of an account's sampled requests that ask for the reasoning by meaning, alone:
-    # the low-and-slow distiller shows no behaviour to pair it with (detectors/semantic.py).
-    semantic_alone: float = 0.75
-    campaign_min_accounts: int = 3
-    campaign_harvest_share: tuple[float, float] = (0.12, 0.35)
-    campaign_focus: tuple[float, float] = (0.6, 0.9)
-    # One scaffold filled with new data across the campaign's accounts: counts only beside
-    # some harvesting-style content (a company's accounts sharing a card and a pipeline
-    # template are not a campaign against us).
-    campaign_templated: tuple[float, float] = (0.2, 0.4)
-    campaign_templated_needs_harvest: tuple[float, float] = (0.05, 0.15)
 
 
 def noisy_or(values: Mapping[str, float], weights: Mapping[str, float]) -> float:
