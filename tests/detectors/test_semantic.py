@@ -12,6 +12,7 @@ import pytest
 from distillguard.detectors.semantic import (
     MAX_EXAMINED,
     MAX_EXAMINED_UNDECIDED,
+    SCREENED_ASKS,
     START_AT,
     SemanticDetector,
     share_floor,
@@ -114,9 +115,13 @@ class _Spotter:
 
     def __init__(self) -> None:
         self.screened: list[bool] = []
+        self.asks_before: list[int] = []  # per call: the asks read in earlier calls
+        self.asks = 0
 
     def similarities(self, spans: Sequence[str], *, screen: bool) -> list[tuple[float, ...]]:
         self.screened.append(screen)
+        self.asks_before.append(self.asks)
+        self.asks += sum("ask" in s for s in spans)
         return [(1.0, -1.0) if "ask" in s else (-1.0, -1.0) for s in spans]
 
 
@@ -141,10 +146,10 @@ def test_an_undecided_account_is_sampled_on(every: int, examined: int) -> None:
     # One request in eight asks: 1/8 is short of a flag, and it is sampled on, as is one in
     # twelve (at least CONTINUE_SHARE, 6%); one in twenty (5%) is let go at MAX_EXAMINED.
     assert state.examined == examined
-    # The prefilter screens an account's spans until its first ask, not after.
-    first = spotter.screened.index(False) if every else len(spotter.screened)
-    assert spotter.screened and all(spotter.screened[:first])
-    assert not any(spotter.screened[first:])
+    # The prefilter screens an account's spans until its SCREENED_ASKS-th ask, not after (each
+    # ask here is new-worded, in a conversation of its own, so every one counts).
+    assert spotter.screened == [n < SCREENED_ASKS for n in spotter.asks_before]
+    assert any(spotter.screened) and (not all(spotter.screened)) == (every in (8, 12))
 
 
 def sampled(every: int, requests: int) -> tuple[float, str]:

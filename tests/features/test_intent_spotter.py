@@ -10,7 +10,7 @@ from distillguard.features import embedding_onnx
 from distillguard.features.ask_probe import MIN_PROBABILITY, AskProbe, real_spans
 from distillguard.features.asks import normalise
 from distillguard.features.embedding import MiniLMEncoder, available
-from distillguard.features.semantic import IntentSpotter
+from distillguard.features.semantic import QUICK_MARGIN, IntentSpotter
 
 pytestmark = pytest.mark.skipif(
     not (available() and embedding_onnx.available()), reason="model or onnxruntime absent"
@@ -60,6 +60,25 @@ def test_skipping_the_neighbour_view_changes_no_verdict(
     excess = probe.probabilities(vectors)[:, columns] - MIN_PROBABILITY
     skipped = np.all(excess < spotter.threshold, axis=1)
     assert skipped[len(ASKS) :].mean() > 0.5  # most real spans never reach the bank look-up
+
+
+def test_the_neighbour_view_runs_down_to_exact_from(exact: MiniLMEncoder, spans: list[str]) -> None:
+    # The quick look settles a span by its exact score down to threshold - QUICK_MARGIN.
+    probe = AskProbe.load()
+    spotter = IntentSpotter(exact, probe)
+    vectors = exact.encode(spans)
+    columns = [probe.classes.index(i) for i in spotter.intents]
+    full = probe.scores(vectors)[:, columns]
+    floor = spotter.threshold - QUICK_MARGIN
+    scores = np.asarray(spotter.score(vectors, exact_from=floor))
+    excess = probe.probabilities(vectors)[:, columns] - MIN_PROBABILITY
+    looked = np.any(excess >= floor, axis=1)
+    assert np.allclose(scores[looked], full[looked])
+    assert (scores[~looked] >= full[~looked] - 1e-6).all() and (scores[~looked] < floor).all()
+    # More spans get their exact score than at the threshold, and fewer stay above the floor.
+    assert looked.sum() > np.any(excess >= spotter.threshold, axis=1).sum()
+    upper = np.asarray(spotter.score(vectors))
+    assert (scores.max(axis=1) >= floor).sum() < (upper.max(axis=1) >= floor).sum()
 
 
 def test_the_quick_encoder_settles_most_spans_and_no_verdict(

@@ -50,6 +50,8 @@ SHARE_Z = 0.75
 # prompts) is not let go, while one ask in 24 is.
 CONTINUE_SHARE = 0.06
 EXAMINED = (10, 20)
+# The prefilter (features.ask_prefilter) screens an account's spans until it has this many asks.
+SCREENED_ASKS = 2
 
 
 EMPTY_THREAD = h64("")
@@ -162,8 +164,10 @@ class SemanticDetector:
         state.examined += 1
         if not f.ask_spans:
             return
-        # Screened by the prefilter until the account's first ask; then every span is read.
-        sims = self.spotter.similarities(f.ask_spans, screen=not state.hits)
+        # Screened by the prefilter until the account's SCREENED_ASKS-th ask; then every span
+        # is read.
+        screen = sum(state.hits.values()) < SCREENED_ASKS
+        sims = self.spotter.similarities(f.ask_spans, screen=screen)
         threshold = self.spotter.threshold
         counted: set[str] = set()
         for span, per_intent in zip(f.ask_spans, sims, strict=True):
