@@ -270,12 +270,19 @@ def deep_size(root: object, seen: set[int]) -> int:
             stack.extend(obj.values())
         elif isinstance(obj, list | tuple | set | frozenset):
             stack.extend(obj)
-        elif hasattr(obj, "__dict__"):
-            stack.append(vars(obj))
         else:
-            slots = getattr(type(obj), "__slots__", ())
-            stack.extend(getattr(obj, name) for name in slots if hasattr(obj, name))
+            stack.extend(attributes(obj).values())
     return total
+
+
+def attributes(obj: object) -> dict[str, object]:
+    """An object's attributes: its ``__dict__``, its slots, or a compiled class's fields
+    (``distillguard.native``)."""
+    if hasattr(obj, "__dict__"):
+        return dict(vars(obj))
+    kind = type(obj)
+    names = getattr(kind, "__mypyc_attrs__", None) or getattr(kind, "__slots__", ())
+    return {n: getattr(obj, n) for n in names if not n.startswith("__") and hasattr(obj, n)}
 
 
 def memory_parts(engine: Engine) -> dict[str, int]:
@@ -283,7 +290,7 @@ def memory_parts(engine: Engine) -> dict[str, int]:
     (an account id) counts with the first one measured."""
     seen: set[int] = set()
     parts = {"accounts (records + states)": deep_size(engine.accounts, seen)}
-    for name, table in vars(engine.population).items():
+    for name, table in attributes(engine.population).items():
         parts[f"population.{name}"] = deep_size(table, seen)
     parts["linker"] = deep_size(engine.linker, seen)
     parts["engine (the rest)"] = deep_size(engine, seen)

@@ -10,10 +10,8 @@ The guard, run when the package is imported: where the extensions are older than
 (a module edited since the build), or ``DISTILLGUARD_NATIVE=0``, every compiled module is
 imported from its ``.py`` instead, all of them together (compiled modules call each other
 directly, so a mix would run stale code). So an edit always takes effect, and a missing
-compiler only costs speed. Build (``scripts/setup.sh`` does)::
-
-    .venv/bin/python -m distillguard.native          # build, in place
-    .venv/bin/python -m distillguard.native --clean  # remove the extensions
+compiler only costs speed. ``distillguard.native_build`` builds them; ``scripts/setup.sh`` runs
+it when they are missing or stale.
 """
 
 from __future__ import annotations

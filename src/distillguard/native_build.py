@@ -1,7 +1,7 @@
 """Build the compiled twins of the hot modules (``native``) in place, or remove them::
 
-.venv/bin/python -m distillguard.native_build          # needs a C compiler
-.venv/bin/python -m distillguard.native_build --clean
+    .venv/bin/python -m distillguard.native_build          # needs a C compiler
+    .venv/bin/python -m distillguard.native_build --clean
 """
 
 from __future__ import annotations
