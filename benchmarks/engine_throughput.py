@@ -281,7 +281,7 @@ def attributes(obj: object) -> dict[str, object]:
     if hasattr(obj, "__dict__"):
         return dict(vars(obj))
     kind = type(obj)
-    names = getattr(kind, "__mypyc_attrs__", None) or getattr(kind, "__slots__", ())
+    names: tuple[str, ...] = getattr(kind, "__mypyc_attrs__", ()) or getattr(kind, "__slots__", ())
     return {n: getattr(obj, n) for n in names if not n.startswith("__") and hasattr(obj, n)}
 
 

@@ -1,6 +1,9 @@
-"""Build the compiled twins of the hot modules (``native``) in place, or remove them::
+"""Build the compiled twins of the hot modules (``native``) in place, or remove them.
 
-    .venv/bin/python -m distillguard.native_build          # needs a C compiler
+Needs a C compiler and the Python headers; ``scripts/setup.sh`` runs it when they are missing or
+stale::
+
+    .venv/bin/python -m distillguard.native_build
     .venv/bin/python -m distillguard.native_build --clean
 """
 

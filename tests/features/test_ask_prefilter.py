@@ -79,3 +79,7 @@ def test_a_span_turned_away_is_not_embedded_and_counts_as_no_ask() -> None:
     # Unscreened (an account that has asked before), the span is embedded after all.
     scores = spotter.similarities([other], screen=False)
     assert encoder.seen == [ask, other] and scores[0] != (REJECTED,) * len(spotter.intents)
+    # Cached now, screened again: the prefilter still turns it away, whatever the cache holds,
+    # so a verdict never depends on another account's history.
+    assert spotter.similarities([other]) == [(REJECTED,) * len(spotter.intents)]
+    assert encoder.seen == [ask, other] and spotter.spared == 2

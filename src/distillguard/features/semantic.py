@@ -146,7 +146,7 @@ class IntentSpotter:
         self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.embedded = 0  # spans run through ``encoder`` (cache misses)
-        self.spared = 0  # spans the prefilter kept from the model
+        self.spared = 0  # spans the prefilter turned away (unembedded, or cached from a look)
         self.quick_only = 0  # spans the quick encoder alone settled
         self._rejected = (REJECTED,) * len(self.intents)
 
@@ -156,22 +156,26 @@ class IntentSpotter:
         ``REJECTED`` unembedded; without, every span is embedded (a suspect's, say)."""
         cache = self._cache
         found: dict[str, tuple[float, ...]] = {}
+        unique = list(dict.fromkeys(spans))
+        # The prefilter looks before the cache: a span it turns away is no ask here, even where
+        # another account's thorough look cached it as one, so that no verdict depends on what
+        # the cache happens to hold (the other accounts' history, the process's age).
+        # Rejections are not cached: an account looked at thoroughly later must see the span
+        # embedded.
+        if screen and self.prefilter is not None:
+            passes = self.prefilter.passes(unique)
+            rejected = [s for s, ok in zip(unique, passes, strict=True) if not ok]
+            found.update(dict.fromkeys(rejected, self._rejected))
+            self.spared += len(rejected)
+            unique = [s for s, ok in zip(unique, passes, strict=True) if ok]
         missing = []
-        for span in dict.fromkeys(spans):
+        for span in unique:
             scores = cache.get(span)
             if scores is None:
                 missing.append(span)
             else:
                 cache.move_to_end(span)
                 found[span] = scores
-        # Rejections are not cached: an account looked at thoroughly later must see the span
-        # embedded.
-        if missing and screen and self.prefilter is not None:
-            passes = self.prefilter.passes(missing)
-            rejected = [s for s, ok in zip(missing, passes, strict=True) if not ok]
-            found.update(dict.fromkeys(rejected, self._rejected))
-            self.spared += len(rejected)
-            missing = [s for s, ok in zip(missing, passes, strict=True) if ok]
         scored: list[tuple[str, tuple[float, ...]]] = []
         if missing and self.quick is not None:
             # One span per call: int8 quantises a call's activations together, so a vector
