@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from distillguard.features.ask_probe import training_data
-from distillguard.features.asks import ask_spans, spans_at, trigger_ends
+from distillguard.features.ask_probe import real_spans, training_data
+from distillguard.features.asks import _SPLIT, ask_spans, separators, spans_at, trigger_ends
 from distillguard.features.matcher import build_matcher
 
 PROMPTS = [
@@ -23,6 +25,23 @@ PROMPTS = [
     "Where did the 12 in line 3 come from? And how? Rate it out of 10, the last bit.",
     "给这两个回答打个分。Откуда взялась семёрка? no trigger here",
 ]
+
+
+# Every character a separator starts or continues with, beside ordinary ones and other spaces.
+_TEXT = st.text(alphabet=st.sampled_from(list('.?!:;\n"“”«»` \t\u00a0\u2003\rab,é步')), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXT)
+def test_separators_are_where_the_split_pattern_matches(text: str) -> None:
+    assert list(separators(text)) == [m.span() for m in _SPLIT.finditer(text)]
+
+
+def test_separators_of_real_prompts() -> None:
+    texts = [*PROMPTS, *real_spans(300, "benign")]
+    joined = "\n\n".join(texts)  # and one long text with every kind of break
+    for text in [*texts, joined, joined.lower()]:
+        assert list(separators(text)) == [m.span() for m in _SPLIT.finditer(text)]
 
 
 def test_the_trigger_ends_where_its_words_end() -> None:

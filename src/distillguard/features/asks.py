@@ -11,7 +11,7 @@ almost a millisecond per prompt.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Final
 
@@ -68,8 +68,12 @@ _STEMS: Final = (
 TRIGGER_PATTERN: Final = _STEMS
 _TRIGGER: Final = re.compile(TRIGGER_PATTERN)
 # Parts end at sentence punctuation (kept with the part) followed by space, at line breaks,
-# quotes and code fences. (A look-behind for the punctuation would cost twice as much.)
+# quotes and code fences: the separators ``_SPLIT`` finds. ``separators`` finds the same from
+# the characters they start with (a character class), ~3x as fast as the alternation.
 _SPLIT: Final = re.compile(r"[.?!:;]\s+|\n+|[\"“”«»]|```")
+_SEPARATOR_START: Final = re.compile(r"[.?!:;\n\"“”«»`]")
+_SPACE: Final = re.compile(r"\s+")
+_NEWLINES: Final = re.compile(r"\n+")
 _KEPT: Final = frozenset(".?!:;")
 _DIGITS: Final = re.compile(r"\d+")
 MIN_WORDS, MAX_WORDS = 2, 24
@@ -101,17 +105,42 @@ def ask_spans(text: str) -> tuple[str, ...]:
     return spans_at(lowered, trigger_ends(lowered))
 
 
+def separators(text: str) -> Iterator[tuple[int, int]]:
+    """Where ``_SPLIT`` matches in ``text`` (start, end), in order, as ``finditer`` would."""
+    search, at = _SEPARATOR_START.search, 0
+    while (found := search(text, at)) is not None:
+        start = found.start()
+        char = text[start]
+        end = -1
+        if char in _KEPT:
+            space = _SPACE.match(text, start + 1)
+            if space is not None:
+                end = space.end()
+        elif char == "\n":
+            newlines = _NEWLINES.match(text, start)
+            end = newlines.end() if newlines is not None else start + 1
+        elif char != "`":
+            end = start + 1
+        elif text.startswith("```", start):
+            end = start + 3
+        if end < 0:  # no separator starts here
+            at = start + 1
+        else:
+            yield start, end
+            at = end
+
+
 def spans_at(lowered: str, ends: Sequence[int]) -> tuple[str, ...]:
     """The candidate spans of ``lowered`` given where its trigger words end (``ends``)."""
     if not ends:
         return ()
     found: list[str] = []
     start, i, count = 0, 0, len(ends)
-    for sep in chain(_SPLIT.finditer(lowered), (None,)):
+    for sep in chain(separators(lowered), (None,)):
         if sep is None:
             stop = len(lowered)
         else:
-            stop = sep.start()
+            stop = sep[0]
             stop += lowered[stop] in _KEPT
         # The triggers that end inside this part (a trigger never spans a separator).
         hit = False
@@ -126,7 +155,7 @@ def spans_at(lowered: str, ends: Sequence[int]) -> tuple[str, ...]:
                     found.append(span)
         if i == count or sep is None:
             break
-        start = sep.end()
+        start = sep[1]
     if len(found) > MAX_SPANS:  # an ask opens or closes a prompt; the middle is the content
         found = found[: MAX_SPANS // 2] + found[-(MAX_SPANS - MAX_SPANS // 2) :]
     return tuple(found)
