@@ -54,7 +54,8 @@ TARGET_BIG_LOG_S: Final = 15 * 60
 TARGET_BIG_LOG_BYTES: Final = 8 * 10**9
 QUICK_EVENTS: Final = 100_000
 PROFILE_EVENTS: Final = 100_000
-COMPARE_EVENTS: Final = 100_000  # the compiled modules against their source
+COMPARE_EVENTS: Final = 100_000  # the compiled modules against their source,
+COMPARE_ROUNDS: Final = 2  # the best of this many runs each
 # Events in the default scenario's week ~ EVENTS_FIXED + EVENTS_PER_SCALE * scale (measured at
 # scales 0.5-2; small sources round their account count up, hence the constant).
 EVENTS_FIXED: Final = 16_000
@@ -193,7 +194,9 @@ def engine_pass_cpu(path: Path, limit: int) -> tuple[str, float]:
     return distillguard.NATIVE, (time.process_time() - start) / n
 
 
-def compiled_vs_source(path: Path, limit: int, rounds: int = 2) -> dict[str, float] | None:
+def compiled_vs_source(
+    path: Path, limit: int, rounds: int = COMPARE_ROUNDS
+) -> dict[str, float] | None:
     """The engine pass's CPU per event with the compiled modules and from their source
     (``DISTILLGUARD_NATIVE=0``), each in fresh processes, alternated; the best of ``rounds``.
     None where this process does not run the compiled modules."""
@@ -421,7 +424,7 @@ def report(m: Measurement) -> dict[str, Any]:
         compiled, source = m.native["compiled"], m.native["source"]
         print(
             f"  engine pass over the first {min(COMPARE_EVENTS, n):,} events, fresh processes, "
-            f"best of 2 each: compiled {compiled * 1e6:.1f} µs/event, from source "
+            f"best of {COMPARE_ROUNDS} each: compiled {compiled * 1e6:.1f} µs/event, from source "
             f"{source * 1e6:.1f}: the compiled modules take {compiled / source:.2f}x the CPU"
         )
 

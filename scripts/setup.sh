@@ -21,8 +21,7 @@ fi
 # Compiled twins of the engine's hot modules (distillguard/native.py), rebuilt when their source
 # changed. Without a C compiler the engine runs from source, only slower; in CI that is an error,
 # so that the tests run what users run.
-if ! .venv/bin/python -c 'import sys; from distillguard import native as n
-sys.exit(bool(n.stale_modules()) or not n.MANIFEST.exists())'; then
+if ! .venv/bin/python -c 'import sys; from distillguard import native; sys.exit(not native.current())'; then
   if ! .venv/bin/python -m distillguard.native_build >.venv/native-build.log 2>&1; then
     tail -20 .venv/native-build.log >&2
     echo "setup: compiling the hot modules failed (above); distillguard runs from source" >&2

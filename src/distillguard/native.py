@@ -82,6 +82,11 @@ def stale_modules() -> list[str]:
     return [m for m in MODULES if modules.get(m) != digest(m)]
 
 
+def current() -> bool:
+    """Whether the compiled modules are built and none is older than its source."""
+    return MANIFEST.exists() and not stale_modules()
+
+
 class _SourceFinder(importlib.abc.MetaPathFinder):
     """Imports the listed modules from their ``.py`` files, past any extension beside them."""
 
