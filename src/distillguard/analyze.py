@@ -25,8 +25,8 @@ from distillguard.events import (
     Event,
     EventError,
     carries_request,
+    decode_line,
     open_log,
-    parse_line,
     parse_ts,
     read_jsonl,
 )
@@ -155,25 +155,68 @@ def in_time_order(
         yield f
 
 
-BLOCK_LINES = 2_000
+BLOCK_LINES = 2_000  # a block of a .gz log, read here and sent to a worker
+# A block of a plain JSONL log: a byte range (ending at a line's end) that the worker reads
+# itself, so that this process, which folds, neither reads nor ships the log's bytes.
+BLOCK_BYTES = 6 << 20
 _worker: tuple[Matcher, TextCache] | None = None  # a worker process's matcher and cache
+
+Extracted = list[tuple[float, RequestFeatures | None]]
+
+
+class BlockLineError(Exception):
+    """A bad line in a block, numbered within the block (the worker does not know where its
+    block starts; the process that folds the blocks in order does)."""
+
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(line, detail)
+        self.line, self.detail = line, detail
+
+
+def read_range(path: str, start: int, end: int) -> list[bytes]:
+    """The lines of a byte range of a file that ends at a line's end (or the file's)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        lines = handle.read(end - start).split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the newline that ends the range ends its last line
+    return lines
+
+
+def byte_ranges(path: Path, size: int) -> Iterator[tuple[int, int]]:
+    """A file in consecutive (start, end) byte ranges of about ``size``, each ending at the end
+    of a line."""
+    with path.open("rb") as handle:
+        total = handle.seek(0, 2)
+        start = 0
+        while start < total:
+            handle.seek(min(start + max(size, 1), total) - 1)
+            handle.readline()  # to the end of the line that the range's last byte is in
+            end = handle.tell()
+            yield start, end
+            start = end
 
 
 def extract_block(
-    path: str, first_line: int, lines: list[bytes], backend: str
-) -> list[tuple[float, RequestFeatures | None]]:
-    """In a worker: the features of a block of a log's lines (blank lines are not events)."""
+    path: str, block: list[bytes] | tuple[int, int], backend: str
+) -> tuple[int, Extracted]:
+    """In a worker: the number of lines in a block of a log (its lines, or a byte range of a
+    plain log) and the features of its events (blank lines are not events)."""
     global _worker
     if _worker is None:
         _worker = build_matcher(backend), TextCache()
     matcher, cache = _worker
-    out: list[tuple[float, RequestFeatures | None]] = []
-    for lineno, line in enumerate(lines, start=first_line):
+    lines = block if isinstance(block, list) else read_range(path, *block)
+    out: Extracted = []
+    for lineno, line in enumerate(lines, start=1):
         if line.strip():
-            event = parse_line(line, path, lineno)
+            try:
+                event = decode_line(line)
+            except EventError as exc:
+                raise BlockLineError(lineno, str(exc)) from None
             f = extract(event, matcher, cache) if carries_request(event) else None
             out.append((parse_ts(event["ts"]), f))
-    return out
+    return len(lines), out
 
 
 def extract_in_workers(
@@ -184,16 +227,30 @@ def extract_in_workers(
     if workers < 1:
         raise ValueError("workers must be at least 1")
     context = multiprocessing.get_context("spawn")
+    blocks: Iterator[list[bytes] | tuple[int, int]]
     with open_log(path) as raw, ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[Future[list[tuple[float, RequestFeatures | None]]]] = deque()
-        first = 1
-        while lines := list(islice(raw, BLOCK_LINES)):
-            pending.append(pool.submit(extract_block, str(path), first, lines, backend))
-            first += len(lines)
+        if path.suffix == ".gz":
+            blocks = iter(lambda: list(islice(raw, BLOCK_LINES)), [])
+        else:
+            blocks = byte_ranges(path, BLOCK_BYTES)
+        pending: deque[Future[tuple[int, Extracted]]] = deque()
+        first = 1  # the line the oldest pending block starts at
+
+        def oldest() -> Extracted:
+            nonlocal first
+            try:
+                count, extracted = pending.popleft().result()
+            except BlockLineError as exc:
+                raise EventError(f"{path}:{first + exc.line - 1}: {exc.detail}") from None
+            first += count
+            return extracted
+
+        for block in blocks:
+            pending.append(pool.submit(extract_block, str(path), block, backend))
             if len(pending) >= 2 * workers:
-                yield from pending.popleft().result()
+                yield from oldest()
         while pending:
-            yield from pending.popleft().result()
+            yield from oldest()
 
 
 def write_outputs(replay: Replay, out: Path) -> AnalyzeResult:

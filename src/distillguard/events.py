@@ -76,14 +76,19 @@ def open_log(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
 
 
-def parse_line(line: bytes, path: Path | str, lineno: int) -> Event:
-    """One JSONL line as a validated event; an error names it as ``path:lineno``."""
+def decode_line(line: bytes) -> Event:
+    """One JSONL line as a validated event; an error says what is wrong, not where."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise EventError(f"{path}:{lineno}: not JSON: {exc}") from exc
+        raise EventError(f"not JSON: {exc}") from exc
+    return validate_event(obj)
+
+
+def parse_line(line: bytes, path: Path | str, lineno: int) -> Event:
+    """One JSONL line as a validated event; an error names it as ``path:lineno``."""
     try:
-        return validate_event(obj)
+        return decode_line(line)
     except EventError as exc:
         raise EventError(f"{path}:{lineno}: {exc}") from exc
 

@@ -150,43 +150,51 @@ def test_analyze_reads_parquet_like_jsonl(simulated: Path, tmp_path: Path) -> No
     assert scores("p") == scores("j")
 
 
-def test_analyze_with_workers_gives_the_same_results(simulated: Path, tmp_path: Path) -> None:
-    # A block size that splits the log across many blocks, so that order across blocks and
-    # workers is what is tested.
+def test_analyze_with_workers_gives_the_same_results(
+    simulated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Block sizes that split the log across many blocks, so that order across blocks and
+    # workers is what is tested: lines read here and sent (.gz), and byte ranges each worker
+    # reads itself (plain JSONL).
     import distillguard.analyze as analyze_module
 
     lines = (simulated / "events.jsonl").read_bytes().splitlines()
-    log = tmp_path / "events.jsonl.gz"
-    with gzip.open(log, "wb") as handle:  # the workers read .gz as analyze does
-        handle.write(b"\n".join(lines) + b"\n\n")  # a trailing blank line is no event
+    data = b"\n".join(lines) + b"\n\n"  # a trailing blank line is no event
+    gz, plain = tmp_path / "events.jsonl.gz", tmp_path / "events.jsonl"
+    with gzip.open(gz, "wb") as handle:
+        handle.write(data)
+    plain.write_bytes(data)
     runner = CliRunner()
-    one = runner.invoke(main, ["analyze", str(log), "--out", str(tmp_path / "one")])
+    one = runner.invoke(main, ["analyze", str(gz), "--out", str(tmp_path / "one")])
     assert one.exit_code == 0, one.output
-    old = analyze_module.BLOCK_LINES
-    analyze_module.BLOCK_LINES = max(1, len(lines) // 7)
-    try:
+    monkeypatch.setattr(analyze_module, "BLOCK_LINES", max(1, len(lines) // 7))
+    monkeypatch.setattr(analyze_module, "BLOCK_BYTES", max(1, len(data) // 9))
+    for log, out in ((gz, "many_gz"), (plain, "many")):
         many = runner.invoke(
-            main, ["analyze", str(log), "--out", str(tmp_path / "many"), "--workers", "2"]
+            main, ["analyze", str(log), "--out", str(tmp_path / out), "--workers", "2"]
         )
-    finally:
-        analyze_module.BLOCK_LINES = old
-    assert many.exit_code == 0, many.output
-    for name in ("accounts.jsonl", "campaigns.jsonl", "summary.json"):
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes()
+        assert many.exit_code == 0, many.output
+        for name in ("accounts.jsonl", "campaigns.jsonl", "summary.json"):
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / out / name).read_bytes()
     assert b'"flagged":true' in (tmp_path / "one" / "accounts.jsonl").read_bytes()
 
 
 def test_analyze_with_workers_names_the_bad_line_and_refuses_disorder(
-    simulated: Path, tmp_path: Path
+    simulated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import distillguard.analyze as analyze_module
+
     lines = (simulated / "events.jsonl").read_bytes().splitlines()[:300]
     runner = CliRunner()
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"\n".join([*lines[:200], b'{"ts": 1, "account_id": ""', *lines[200:]]))
-    result = runner.invoke(
-        main, ["analyze", str(bad), "--out", str(tmp_path / "o"), "--workers", "2"]
-    )
-    assert result.exit_code == 1 and "bad.jsonl:201: not JSON" in result.output
+    for block_bytes in (analyze_module.BLOCK_BYTES, bad.stat().st_size // 6):
+        # one block, then six, the bad line in a later one: numbered from the log's start
+        monkeypatch.setattr(analyze_module, "BLOCK_BYTES", block_bytes)
+        result = runner.invoke(
+            main, ["analyze", str(bad), "--out", str(tmp_path / "o"), "--workers", "2"]
+        )
+        assert result.exit_code == 1 and "bad.jsonl:201: not JSON" in result.output
     shuffled = tmp_path / "shuffled.jsonl"
     shuffled.write_bytes(b"\n".join([*lines[:100], lines[150], *lines[100:]]))
     result = runner.invoke(
