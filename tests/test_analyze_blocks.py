@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,7 +40,9 @@ def test_byte_ranges_give_the_lines_a_file_reader_gives(
 
 def test_a_bad_line_is_numbered_within_its_block(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
-    good = b'{"ts": 1, "account_id": "a", "request": {"messages": [{"role": "user", "content": "hi"}]}}'
+    good = orjson.dumps(
+        {"ts": 1, "account_id": "a", "request": {"messages": [{"role": "user", "content": "hi"}]}}
+    )
     path.write_bytes(b"\n".join([good, b"", good]) + b"\n")
     count, extracted = extract_block(str(path), (0, path.stat().st_size), "re")
     assert count == 3 and len(extracted) == 2  # a blank line is a line but no event
