@@ -155,7 +155,7 @@ def in_time_order(
         yield f
 
 
-BLOCK_LINES = 2_000  # a block of a .gz log, read here and sent to a worker
+BLOCK_LINES = 2_000  # a block of a .gz log or a pipe, read here and sent to a worker
 # A block of a plain JSONL log: a byte range (ending at a line's end) that the worker reads
 # itself, so that this process, which folds, neither reads nor ships the log's bytes.
 BLOCK_BYTES = 6 << 20
@@ -229,10 +229,10 @@ def extract_in_workers(
     context = multiprocessing.get_context("spawn")
     blocks: Iterator[list[bytes] | tuple[int, int]]
     with open_log(path) as raw, ProcessPoolExecutor(workers, mp_context=context) as pool:
-        if path.suffix == ".gz":
-            blocks = iter(lambda: list(islice(raw, BLOCK_LINES)), [])
-        else:
+        if path.suffix != ".gz" and path.is_file():
             blocks = byte_ranges(path, BLOCK_BYTES)
+        else:  # gzipped, or a pipe (no byte ranges there): lines read here and sent
+            blocks = iter(lambda: list(islice(raw, BLOCK_LINES)), [])
         pending: deque[Future[tuple[int, Extracted]]] = deque()
         first = 1  # the line the oldest pending block starts at
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import threading
 from pathlib import Path
 
 import orjson
@@ -177,6 +179,23 @@ def test_analyze_with_workers_gives_the_same_results(
         for name in ("accounts.jsonl", "campaigns.jsonl", "summary.json"):
             assert (tmp_path / "one" / name).read_bytes() == (tmp_path / out / name).read_bytes()
     assert b'"flagged":true' in (tmp_path / "one" / "accounts.jsonl").read_bytes()
+    # A pipe (``<(zcat log.gz)``) cannot be read in byte ranges: its lines are read and sent.
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    try:
+        piped = runner.invoke(
+            main, ["analyze", str(fifo), "--out", str(tmp_path / "piped"), "--workers", "2"]
+        )
+    finally:
+        if writer.is_alive():  # analyze failed before opening the pipe: let the writer go
+            with fifo.open("rb") as drain:
+                drain.read()
+        writer.join()
+    assert piped.exit_code == 0, piped.output
+    for name in ("accounts.jsonl", "campaigns.jsonl", "summary.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "piped" / name).read_bytes()
 
 
 def test_analyze_with_workers_names_the_bad_line_and_refuses_disorder(
