@@ -232,8 +232,7 @@ def run_parallel(path: Path, workers: int) -> Timing:
 
     Run it in a fresh process (``parallel_in_child``): the semantic layer's span cache is one
     per process, and one warmed by an earlier pass over the same log would spare this pass
-    nearly all its embeddings (stop 20's figure for this pass was measured so, and flattered
-    it by ~1.45x)."""
+    nearly all its embeddings (measured so, this pass once looked ~1.45x as fast)."""
     engine = Engine()  # compiles the matcher and loads the encoders: outside the timing
     first: list[float] = []
 

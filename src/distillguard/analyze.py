@@ -197,6 +197,17 @@ def byte_ranges(path: Path, size: int) -> Iterator[tuple[int, int]]:
             start = end
 
 
+def log_blocks(path: Path) -> Iterator[list[bytes] | tuple[int, int]]:
+    """A log in blocks for the workers: byte ranges of a plain file, which each worker reads
+    itself; the lines of a gzipped log or a pipe (no byte ranges there), read here."""
+    if path.suffix != ".gz" and path.is_file():
+        yield from byte_ranges(path, BLOCK_BYTES)
+        return
+    with open_log(path) as raw:
+        while lines := list(islice(raw, BLOCK_LINES)):
+            yield lines
+
+
 def extract_block(
     path: str, block: list[bytes] | tuple[int, int], backend: str
 ) -> tuple[int, Extracted]:
@@ -227,12 +238,7 @@ def extract_in_workers(
     if workers < 1:
         raise ValueError("workers must be at least 1")
     context = multiprocessing.get_context("spawn")
-    blocks: Iterator[list[bytes] | tuple[int, int]]
-    with open_log(path) as raw, ProcessPoolExecutor(workers, mp_context=context) as pool:
-        if path.suffix != ".gz" and path.is_file():
-            blocks = byte_ranges(path, BLOCK_BYTES)
-        else:  # gzipped, or a pipe (no byte ranges there): lines read here and sent
-            blocks = iter(lambda: list(islice(raw, BLOCK_LINES)), [])
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque[Future[tuple[int, Extracted]]] = deque()
         first = 1  # the line the oldest pending block starts at
 
@@ -245,7 +251,7 @@ def extract_in_workers(
             first += count
             return extracted
 
-        for block in blocks:
+        for block in log_blocks(path):
             pending.append(pool.submit(extract_block, str(path), block, backend))
             if len(pending) >= 2 * workers:
                 yield from oldest()
