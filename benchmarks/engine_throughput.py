@@ -266,7 +266,7 @@ class EmbedClock:
     prefilter, the span cache and the encoders), timed on the process's one spotter."""
 
     def __init__(self) -> None:
-        self.seconds, self.calls = 0.0, 0
+        self.seconds = 0.0
         self._spotter: Any = None
 
     def __enter__(self) -> EmbedClock:
@@ -282,7 +282,6 @@ class EmbedClock:
                     return inner(spans, screen=screen)
                 finally:
                     self.seconds += time.process_time() - start
-                    self.calls += 1
 
             # On the instance: the class, and any other spotter, is untouched.
             spotter.similarities = timed_similarities  # type: ignore[method-assign]
